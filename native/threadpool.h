@@ -1,0 +1,24 @@
+// A persistent pool of worker threads sized to the cores (KILN_THREADS to
+// override). The calling thread takes part in every job. Kernels split work into
+// tasks whose results do not depend on which thread runs them or how many
+// threads exist, so results are bit-identical for any thread count.
+#pragma once
+#include <cstdint>
+#include <functional>
+
+namespace kiln {
+
+int numThreads();
+// Resizes the pool (n >= 1). Not thread-safe with respect to running jobs.
+void setNumThreads(int n);
+
+// Calls task(i) for every i in [0, count), spread over the pool; returns when
+// all are done. Tasks are handed out dynamically, so a task must write only
+// its own outputs. Called from inside a task, it runs serially.
+void parallelFor(int64_t count, const std::function<void(int64_t)>& task);
+
+// Index of the calling thread within the current job: 0 .. numThreads()-1.
+// Useful for per-thread scratch buffers; never for choosing results.
+int threadIndex();
+
+}  // namespace kiln

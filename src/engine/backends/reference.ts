@@ -1,0 +1,3 @@
+// Placeholder until the reference kernels land.
+import type { Kernels } from "../kernels.js";
+export const referenceKernels = {} as Kernels;
