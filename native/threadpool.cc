@@ -86,7 +86,10 @@ class Pool {
 
   void start(int n) {
     stopping_ = false;
-    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // Each worker starts from the generation current now, so a job posted before
+    // the thread first runs is still seen as new.
+    const uint64_t now = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < n; ++i) workers_.emplace_back([this, i, now] { loop(i, now); });
   }
 
   void stop() {
@@ -100,10 +103,9 @@ class Pool {
     workers_.clear();
   }
 
-  void loop(int index) {
+  void loop(int index, uint64_t seen) {
     tlsIndex = index;
     tlsInJob = true;
-    uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       // Spin briefly: training issues kernels back to back.
       uint64_t g = seen;
