@@ -1,0 +1,66 @@
+// Batch normalisation over (N, H*W) per channel, as torch.nn.functional.batch_norm.
+import type { F32 } from "../../kernels.js";
+
+/** Calls visit(offset) for every element of channel ch in an [n, c, hw] tensor. */
+function forEachInChannel(n: number, c: number, hw: number, ch: number, visit: (at: number) => void): void {
+  for (let b = 0; b < n; b++) {
+    const base = (b * c + ch) * hw;
+    for (let p = 0; p < hw; p++) visit(base + p);
+  }
+}
+
+export function batchNormTrain(n: number, c: number, hw: number, x: F32, weight: F32 | null, bias: F32 | null,
+  eps: number, momentum: number, runningMean: F32 | null, runningVar: F32 | null, y: F32, saveMean: F32,
+  saveInvStd: F32): void {
+  const count = n * hw;
+  for (let ch = 0; ch < c; ch++) {
+    // Two passes (mean, then squared deviations) in double.
+    let sum = 0;
+    forEachInChannel(n, c, hw, ch, (at) => { sum += x[at]; });
+    const mean = sum / count;
+    let sq = 0;
+    forEachInChannel(n, c, hw, ch, (at) => { sq += (x[at] - mean) ** 2; });
+    const biasedVar = sq / count;
+    const invStd = 1 / Math.sqrt(biasedVar + eps);
+    saveMean[ch] = mean;
+    saveInvStd[ch] = invStd;
+    const scale = weight ? weight[ch] : 1, shift = bias ? bias[ch] : 0;
+    forEachInChannel(n, c, hw, ch, (at) => { y[at] = (x[at] - mean) * invStd * scale + shift; });
+    // PyTorch updates runningVar with the unbiased variance (count / (count - 1)).
+    if (runningMean) runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean;
+    if (runningVar) runningVar[ch] = (1 - momentum) * runningVar[ch] + momentum * (sq / (count - 1));
+  }
+}
+
+export function batchNormInference(n: number, c: number, hw: number, x: F32, weight: F32 | null, bias: F32 | null,
+  runningMean: F32, runningVar: F32, eps: number, y: F32): void {
+  for (let ch = 0; ch < c; ch++) {
+    const mean = runningMean[ch], invStd = 1 / Math.sqrt(runningVar[ch] + eps);
+    const scale = weight ? weight[ch] : 1, shift = bias ? bias[ch] : 0;
+    forEachInChannel(n, c, hw, ch, (at) => { y[at] = (x[at] - mean) * invStd * scale + shift; });
+  }
+}
+
+/**
+ * With xhat = (x - mean) * invStd and M = n*hw elements per channel:
+ * dbias = Σ dy, dweight = Σ dy*xhat, dx = weight*invStd * (dy - dbias/M - xhat*dweight/M).
+ */
+export function batchNormBackward(n: number, c: number, hw: number, x: F32, dy: F32, weight: F32 | null,
+  saveMean: F32, saveInvStd: F32, dx: F32, dweight: F32 | null, dbias: F32 | null): void {
+  const count = n * hw;
+  for (let ch = 0; ch < c; ch++) {
+    const mean = saveMean[ch], invStd = saveInvStd[ch];
+    let sumDy = 0, sumDyXhat = 0;
+    forEachInChannel(n, c, hw, ch, (at) => {
+      sumDy += dy[at];
+      sumDyXhat += dy[at] * (x[at] - mean) * invStd;
+    });
+    const scale = (weight ? weight[ch] : 1) * invStd;
+    forEachInChannel(n, c, hw, ch, (at) => {
+      const xhat = (x[at] - mean) * invStd;
+      dx[at] = scale * (dy[at] - sumDy / count - (xhat * sumDyXhat) / count);
+    });
+    if (dweight) dweight[ch] = sumDyXhat;
+    if (dbias) dbias[ch] = sumDy;
+  }
+}
