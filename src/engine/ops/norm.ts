@@ -1,0 +1,91 @@
+// Batch normalisation over (N, spatial) per channel, as PyTorch's
+// F.batch_norm. Training mode: one fused kernel forward (it also updates the
+// running statistics) and one backward. Eval mode: the inference kernel, with a
+// backward composed from arithmetic ops.
+import { kernels } from "../backend.js";
+import { needsGrad, record } from "../autograd.js";
+import { Unary } from "../kernels.js";
+import { empty, type Tensor } from "../tensor.js";
+import { mul, sub } from "./arithmetic.js";
+import { sumTo } from "./broadcast.js";
+
+export interface BatchNormOptions {
+  /** Batch statistics (and running-stat updates) when true; running statistics when false. */
+  training: boolean;
+  /** running = (1 - momentum) * running + momentum * batch. Default 0.1. */
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * x [N, C, ...spatial]; runningMean/runningVar [C] (updated in place when
+ * training; null to always use batch statistics); weight/bias [C] or null.
+ * Increments nothing else: num_batches_tracked is the module's job.
+ */
+export function batchNorm2d(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, weight: Tensor | null,
+  bias: Tensor | null, opts: BatchNormOptions): Tensor {
+  if (x.ndim < 2) throw new Error(`kiln: batchNorm2d needs x [N, C, ...], got [${x.shape.join(", ")}]`);
+  const n = x.shape[0], c = x.shape[1], hw = x.numel / (n * c || 1);
+  for (const [name, t] of [["runningMean", runningMean], ["runningVar", runningVar], ["weight", weight], ["bias", bias]] as const) {
+    if (t && t.numel !== c) throw new Error(`kiln: batchNorm2d: ${name} must have ${c} elements (one per channel), got [${t.shape.join(", ")}]`);
+  }
+  if ((runningMean === null) !== (runningVar === null)) throw new Error("kiln: batchNorm2d: give both running statistics or neither");
+  const eps = opts.eps ?? 1e-5;
+  const momentum = opts.momentum ?? 0.1;
+  const y = empty(x.shape);
+  if (!opts.training && runningMean && runningVar) {
+    kernels().batchNormInference(n, c, hw, x.data, weight?.data ?? null, bias?.data ?? null, runningMean.data, runningVar.data, eps, y.data);
+    return evalGraph(x, y, runningMean, runningVar, weight, bias, eps);
+  }
+  if (n * hw <= 1) throw new Error(`kiln: batchNorm2d in training needs more than one value per channel, got input [${x.shape.join(", ")}]`);
+  const mean = empty([c]);
+  const invStd = empty([c]);
+  kernels().batchNormTrain(n, c, hw, x.data, weight?.data ?? null, bias?.data ?? null, eps, momentum,
+    runningMean?.data ?? null, runningVar?.data ?? null, y.data, mean.data, invStd.data);
+  if (!needsGrad(x, weight, bias)) {
+    mean.dispose();
+    invStd.dispose();
+    return y;
+  }
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const saved = weight ? [x, weight, mean, invStd] : [x, mean, invStd];
+  record("batchNorm2d", y, inputs, (dy) => {
+    const dx = empty(x.shape);
+    const dw = weight?.requiresGrad ? empty([c]) : null;
+    const db = bias?.requiresGrad ? empty([c]) : null;
+    kernels().batchNormBackward(n, c, hw, x.data, dy.data, weight?.data ?? null, mean.data, invStd.data, dx.data, dw?.data ?? null, db?.data ?? null);
+    const grads: (Tensor | null)[] = [x.requiresGrad ? dx : null];
+    if (weight) grads.push(dw?.reshape(...weight.shape) ?? null);
+    if (bias) grads.push(db?.reshape(...bias.shape) ?? null);
+    return grads;
+  }, saved);
+  mean.dispose(); // the node holds its own references
+  invStd.dispose();
+  return y;
+}
+
+/** Eval mode's graph: y = (x - mean) * invStd * weight + bias with fixed statistics. */
+function evalGraph(x: Tensor, y: Tensor, runningMean: Tensor, runningVar: Tensor, weight: Tensor | null, bias: Tensor | null, eps: number): Tensor {
+  if (!needsGrad(x, weight, bias)) return y;
+  const c = x.shape[1];
+  const perChannel = [1, c, ...x.shape.slice(2).map(() => 1)];
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const saved = [x, runningMean, runningVar, ...(weight ? [weight] : [])];
+  return record("batchNorm2d(eval)", y, inputs, (dy) => {
+    const k = kernels();
+    const invStd = empty([c]);
+    k.unary(Unary.affine, runningVar.data, invStd.data, 1, eps);
+    k.unary(Unary.sqrt, invStd.data, invStd.data, 0, 0);
+    k.unary(Unary.reciprocal, invStd.data, invStd.data, 0, 0);
+    const invStdC = invStd.reshape(...perChannel);
+    const grads: (Tensor | null)[] = [];
+    grads.push(x.requiresGrad ? mul(dy, weight ? mul(weight.reshape(...perChannel), invStdC) : invStdC) : null);
+    if (weight) {
+      grads.push(weight.requiresGrad
+        ? sumTo(mul(dy, mul(sub(x, runningMean.reshape(...perChannel)), invStdC)), perChannel).reshape(...weight.shape)
+        : null);
+    }
+    if (bias) grads.push(bias.requiresGrad ? sumTo(dy, perChannel).reshape(...bias.shape) : null);
+    return grads;
+  }, saved);
+}
