@@ -1,6 +1,199 @@
+// The convolution kernels: conv2d (with fused bias and activation),
+// conv2dBackwardInput and conv2dBackwardWeight, NCHW, any stride, padding,
+// dilation and groups. Dense and grouped convolutions run as GEMMs with
+// implicit im2col (conv_gemm.h); depthwise ones run direct (conv_depthwise.h).
+#include "conv.h"
+
+#include <string>
+
+#include "conv_depthwise.h"
+#include "conv_gemm.h"
+#include "gemm.h"
 #include "napi_util.h"
 #include "registry.h"
+#include "threadpool.h"
 
 namespace kiln {
-void registerConv(napi_env, napi_value) {}
+namespace {
+
+ConvGeometry readGeometry(const Args& args, size_t i) {
+  ISpan s = args.i32(i);
+  require(s.length >= 16, "conv: the geometry must hold 16 ints");
+  const int32_t* v = s.data;
+  ConvGeometry g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]};
+  require(g.n >= 0 && g.cIn > 0 && g.h > 0 && g.w > 0 && g.cOut > 0 && g.kh > 0 && g.kw > 0,
+          "conv: sizes must be positive");
+  require(g.strideH > 0 && g.strideW > 0 && g.dilH > 0 && g.dilW > 0 && g.padH >= 0 && g.padW >= 0,
+          "conv: stride and dilation must be positive, padding non-negative");
+  require(g.groups > 0 && g.cIn % g.groups == 0 && g.cOut % g.groups == 0,
+          "conv: groups must divide both channel counts");
+  require(g.outH == (g.h + 2 * g.padH - g.dilH * (g.kh - 1) - 1) / g.strideH + 1 &&
+              g.outW == (g.w + 2 * g.padW - g.dilW * (g.kw - 1) - 1) / g.strideW + 1 && g.outH > 0 && g.outW > 0,
+          "conv: outH/outW do not match the geometry");
+  return g;
+}
+
+void requireLength(const Span& s, int64_t need, const char* what) {
+  if (static_cast<int64_t>(s.length) < need)
+    throw JsError(std::string("kiln: conv: ") + what + " is shorter than the geometry needs");
+}
+
+// A pointwise stride-1 convolution seen as one long row per plane: longer
+// contiguous runs in the packing routines, same arithmetic.
+ConvGeometry flattened(const ConvGeometry& g) {
+  if (!g.pointwise()) return g;
+  ConvGeometry f = g;
+  f.w = f.outW = g.h * g.w;
+  f.h = f.outH = 1;
+  return f;
+}
+
+bool useDepthwise(const ConvGeometry& g) { return g.depthwise() && g.taps() <= 64 * 64; }
+
+void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int act,
+             float alpha) {
+  if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
+  const ConvGeometry f = flattened(g);
+  for (int64_t group = 0; group < f.groups; ++group) {
+    ConvForwardProblem pr{f, group, x, w, bias, y, act, alpha};
+    runBlockedGemm(activeMicroKernel(), pr, f.cOutG(), f.n * f.outPlane(), f.depth());
+  }
+}
+
+// Stride 1 with padding <= dilation*(k-1): dx is the forward convolution of dy
+// with the weights flipped in space and the channel roles swapped.
+bool backwardAsForward(const ConvGeometry& g) {
+  return g.strideH == 1 && g.strideW == 1 && g.padH <= g.dilH * (g.kh - 1) && g.padW <= g.dilW * (g.kw - 1);
+}
+
+void backwardInputAsForward(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  thread_local ScratchBuffer flippedBuf;
+  const int64_t cInG = g.cInG(), cOutG = g.cOutG(), taps = g.taps();
+  float* flipped = flippedBuf.get(static_cast<size_t>(g.cOut * cInG * taps));
+  // flipped[g][ci][co][ky][kx] = w[g*cOutG + co][ci][kh-1-ky][kw-1-kx]
+  for (int64_t grp = 0; grp < g.groups; ++grp)
+    for (int64_t ci = 0; ci < cInG; ++ci)
+      for (int64_t co = 0; co < cOutG; ++co) {
+        const float* src = w + ((grp * cOutG + co) * cInG + ci) * taps;
+        float* dst = flipped + ((grp * cInG + ci) * cOutG + co) * taps;
+        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+      }
+  ConvGeometry t{g.n,       cOutG * g.groups, g.outH, g.outW, g.cIn, g.kh, g.kw, 1, 1,
+                 g.dilH * (g.kh - 1) - g.padH, g.dilW * (g.kw - 1) - g.padW, g.dilH, g.dilW, g.groups, g.h, g.w};
+  forward(t, dy, flipped, nullptr, dx, kActNone, 0.0f);
+}
+
+// General case: column blocks col = W^T dy for a few images at a time, then a
+// scatter-add of each block into dx (col2im), one input plane per task.
+void backwardInputByColumns(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  thread_local ScratchBuffer colBuf;
+  const int64_t K = g.depth(), P = g.outPlane();
+  // Bound the column buffer to ~16 MB (at least one image).
+  const int64_t imagesPerChunk = std::max<int64_t>(1, (4 << 20) / std::max<int64_t>(1, K * P));
+  float* col = colBuf.get(static_cast<size_t>(K * P * std::min(imagesPerChunk, g.n)));
+  for (int64_t group = 0; group < g.groups; ++group) {
+    for (int64_t n0 = 0; n0 < g.n; n0 += imagesPerChunk) {
+      const int64_t nb = std::min(imagesPerChunk, g.n - n0), cols = nb * P;
+      ConvColumnsProblem pr{g, group, n0, dy, w, col, cols};
+      runBlockedGemm(activeMicroKernel(), pr, K, cols, g.cOutG());
+      parallelFor(nb * g.cInG(), [&](int64_t t) {
+        const int64_t nl = t / g.cInG(), ci = t % g.cInG();
+        float* dxp = dx + ((n0 + nl) * g.cIn + group * g.cInG() + ci) * g.inPlane();
+        for (int64_t i = 0; i < g.inPlane(); ++i) dxp[i] = 0.0f;
+        for (int64_t ky = 0; ky < g.kh; ++ky)
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const float* row = col + ((ci * g.kh + ky) * g.kw + kx) * cols + nl * P;
+            const int64_t off = kx * g.dilW - g.padW;
+            int64_t lo, hi;
+            validColumns(g, off, lo, hi);
+            for (int64_t oy = 0; oy < g.outH; ++oy) {
+              const int64_t iy = oy * g.strideH - g.padH + ky * g.dilH;
+              if (iy < 0 || iy >= g.h) continue;
+              float* dxr = dxp + iy * g.w + off;
+              const float* cr = row + oy * g.outW;
+              for (int64_t ox = lo; ox < hi; ++ox) dxr[ox * g.strideW] += cr[ox];
+            }
+          }
+      });
+    }
+  }
+}
+
+void backwardInput(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
+  if (useDepthwise(g)) return depthwiseBackwardInput(g, dy, w, dx);
+  if (backwardAsForward(g)) return backwardInputAsForward(g, dy, w, dx);
+  backwardInputByColumns(g, dy, w, dx);
+}
+
+// dbias[c] = sum of dy over images and pixels: images in order, each plane's
+// sum in float, accumulated in double.
+void biasGradient(const ConvGeometry& g, const float* dy, float* dbias) {
+  parallelFor(g.cOut, [&](int64_t c) {
+    double acc = 0.0;
+    for (int64_t n = 0; n < g.n; ++n) {
+      const float* p = dy + (n * g.cOut + c) * g.outPlane();
+      float s = 0.0f;
+      for (int64_t i = 0; i < g.outPlane(); ++i) s += p[i];
+      acc += s;
+    }
+    dbias[c] = static_cast<float>(acc);
+  });
+}
+
+void backwardWeight(const ConvGeometry& g, const float* x, const float* dy, float* dw, float* dbias) {
+  if (useDepthwise(g)) return depthwiseBackwardWeight(g, x, dy, dw, dbias);
+  const ConvGeometry f = flattened(g);
+  const int64_t K = f.n * f.outPlane();
+  if (K == 0) {
+    for (int64_t i = 0; i < f.cOut * f.depth(); ++i) dw[i] = 0.0f;
+  }
+  for (int64_t group = 0; group < f.groups; ++group) {
+    ConvWeightGradProblem pr{f, group, x, dy, dw};
+    runBlockedGemm(activeMicroKernel(), pr, f.cOutG(), f.depth(), K);
+  }
+  if (dbias) biasGradient(f, dy, dbias);
+}
+
+void conv2dExport(const Args& args) {
+  const ConvGeometry g = readGeometry(args, 0);
+  Span x = args.f32(1), w = args.f32(2), bias = args.f32OrNull(3), y = args.f32(4);
+  const int act = static_cast<int>(args.integer(5));
+  const float alpha = static_cast<float>(args.number(6));
+  require(act == kActNone || act == kActRelu || act == kActRelu6 || act == kActLeakyRelu || act == kActSilu ||
+              act == kActHardswish,
+          "conv2d: unknown activation code");
+  requireLength(x, g.n * g.cIn * g.inPlane(), "x");
+  requireLength(w, g.cOut * g.depth(), "w");
+  if (bias.data) requireLength(bias, g.cOut, "bias");
+  requireLength(y, g.n * g.cOut * g.outPlane(), "y");
+  forward(g, x.data, w.data, bias.data, y.data, act, alpha);
+}
+
+void conv2dBackwardInputExport(const Args& args) {
+  const ConvGeometry g = readGeometry(args, 0);
+  Span dy = args.f32(1), w = args.f32(2), dx = args.f32(3);
+  requireLength(dy, g.n * g.cOut * g.outPlane(), "dy");
+  requireLength(w, g.cOut * g.depth(), "w");
+  requireLength(dx, g.n * g.cIn * g.inPlane(), "dx");
+  backwardInput(g, dy.data, w.data, dx.data);
+}
+
+void conv2dBackwardWeightExport(const Args& args) {
+  const ConvGeometry g = readGeometry(args, 0);
+  Span x = args.f32(1), dy = args.f32(2), dw = args.f32(3), dbias = args.f32OrNull(4);
+  requireLength(x, g.n * g.cIn * g.inPlane(), "x");
+  requireLength(dy, g.n * g.cOut * g.outPlane(), "dy");
+  requireLength(dw, g.cOut * g.depth(), "dw");
+  if (dbias.data) requireLength(dbias, g.cOut, "dbias");
+  backwardWeight(g, x.data, dy.data, dw.data, dbias.data);
+}
+
+}  // namespace
+
+void registerConv(napi_env env, napi_value exports) {
+  exportFn(env, exports, "conv2d", wrap<conv2dExport>);
+  exportFn(env, exports, "conv2dBackwardInput", wrap<conv2dBackwardInputExport>);
+  exportFn(env, exports, "conv2dBackwardWeight", wrap<conv2dBackwardWeightExport>);
+}
+
 }  // namespace kiln

@@ -1,0 +1,237 @@
+// Convolution as GEMM with the im2col done inside the packing routines (no
+// column buffer for the forward pass and the weight gradient). The batch is
+// folded into the GEMM's N (forward) or K (weight gradient) dimension, so that
+// small feature maps still make large GEMMs. One group per GEMM.
+//
+// Column index j of the forward GEMM is (image n, output pixel q): j = n*P + q
+// with P = outH*outW; row k of the depth is (input channel c, tap ky, kx):
+// k = (c*kh + ky)*kw + kx.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "conv.h"
+#include "gemm_driver.h"
+
+namespace kiln {
+
+// Columns of a panel that share (image, output row) read one input-row segment.
+struct PixelRun {
+  int col;  // first column of the run within the panel
+  int len;
+  int64_t n, oy, ox;
+};
+
+// Splits columns j0 .. j0+cols of (n, oy, ox) into runs; returns their count.
+inline int splitPixelRuns(const ConvGeometry& g, int64_t j0, int cols, PixelRun* runs) {
+  const int64_t P = g.outPlane();
+  int count = 0;
+  for (int col = 0; col < cols;) {
+    const int64_t j = j0 + col, n = j / P, q = j % P, oy = q / g.outW, ox = q % g.outW;
+    const int len = static_cast<int>(std::min<int64_t>(cols - col, g.outW - ox));
+    runs[count++] = PixelRun{col, len, n, oy, ox};
+    col += len;
+  }
+  return count;
+}
+
+// out[t] = input row at ix0 + t*stride for t < len, 0 outside [0, w).
+inline void gatherRow(float* out, const float* src, int64_t ix0, int64_t stride, int len, int64_t w) {
+  if (stride == 1) {
+    const int lo = static_cast<int>(std::clamp<int64_t>(-ix0, 0, len));
+    const int hi = static_cast<int>(std::clamp<int64_t>(w - ix0, lo, len));
+    // Plain loops, not memcpy: the runs are short (one output row).
+    for (int t = 0; t < lo; ++t) out[t] = 0.0f;
+    for (int t = lo; t < hi; ++t) out[t] = src[ix0 + t];
+    for (int t = hi; t < len; ++t) out[t] = 0.0f;
+    return;
+  }
+  for (int t = 0; t < len; ++t) {
+    const int64_t ix = ix0 + t * stride;
+    out[t] = ix >= 0 && ix < w ? src[ix] : 0.0f;
+  }
+}
+
+// The activation of the fused epilogue, applied in place after the bias.
+inline void finishRow(float* row, int64_t count, float bias, int act, float alpha) {
+  for (int64_t t = 0; t < count; ++t) row[t] += bias;
+  switch (act) {
+    case kActRelu:
+      for (int64_t t = 0; t < count; ++t) row[t] = row[t] > 0.0f ? row[t] : 0.0f;
+      break;
+    case kActRelu6:
+      for (int64_t t = 0; t < count; ++t) row[t] = std::min(std::max(row[t], 0.0f), 6.0f);
+      break;
+    case kActLeakyRelu:
+      for (int64_t t = 0; t < count; ++t) row[t] = row[t] > 0.0f ? row[t] : alpha * row[t];
+      break;
+    case kActSilu:
+      for (int64_t t = 0; t < count; ++t) row[t] = row[t] / (1.0f + std::exp(-row[t]));
+      break;
+    case kActHardswish:
+      for (int64_t t = 0; t < count; ++t) row[t] = row[t] * std::min(std::max(row[t] + 3.0f, 0.0f), 6.0f) / 6.0f;
+      break;
+    default:
+      break;
+  }
+}
+
+// y[n, group's channels] = act(W_group * im2col(x) + bias): M = cOutG,
+// N = batch*P, K = depth.
+struct ConvForwardProblem {
+  const ConvGeometry& g;
+  int64_t group;
+  const float* x;
+  const float* w;
+  const float* bias;  // may be null
+  float* y;
+  int act;
+  float alpha;
+
+  void packA(float* dst, int width, int64_t i0, int rows, int64_t p0, int64_t kc) const {
+    const int64_t K = g.depth();
+    packTransposed(dst, width, w + (group * g.cOutG() + i0) * K + p0, K, rows, kc);
+  }
+
+  void packB(float* dst, int width, int64_t p0, int64_t kc, int64_t j0, int cols) const {
+    PixelRun runs[64];
+    const int nRuns = splitPixelRuns(g, j0, cols, runs);
+    const int64_t taps = g.taps(), cBase = group * g.cInG();
+    int64_t c = p0 / taps, ky = (p0 % taps) / g.kw, kx = p0 % g.kw;
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = dst + p * width;
+      for (int r = 0; r < nRuns; ++r) {
+        const PixelRun& run = runs[r];
+        const int64_t iy = run.oy * g.strideH - g.padH + ky * g.dilH;
+        float* out = d + run.col;
+        if (iy < 0 || iy >= g.h) {
+          for (int t = 0; t < run.len; ++t) out[t] = 0.0f;
+          continue;
+        }
+        const float* src = x + ((run.n * g.cIn + cBase + c) * g.h + iy) * g.w;
+        gatherRow(out, src, run.ox * g.strideW - g.padW + kx * g.dilW, g.strideW, run.len, g.w);
+      }
+      for (int j = cols; j < width; ++j) d[j] = 0.0f;
+      if (++kx == g.kw) {
+        kx = 0;
+        if (++ky == g.kh) ky = 0, ++c;
+      }
+    }
+  }
+
+  void tile(const MicroKernel& uk, const float* ap, const float* bp, int64_t kc, int64_t i0, int64_t j0, int rows,
+            int cols, bool firstK, bool lastK) const {
+    const int64_t P = g.outPlane(), n0 = j0 / P, q0 = j0 % P, co0 = group * g.cOutG() + i0;
+    if (q0 + cols <= P) {  // the tile lies in one image: store straight into its planes
+      float* c = y + (n0 * g.cOut + co0) * P + q0;
+      uk.run(kc, ap, bp, c, P, 1.0f, firstK ? 0.0f : 1.0f, rows, cols);
+      if (lastK && (bias || act != kActNone))
+        for (int i = 0; i < rows; ++i) finishRow(c + i * P, cols, bias ? bias[co0 + i] : 0.0f, act, alpha);
+      return;
+    }
+    // The tile straddles images: compute into a small tile, then scatter.
+    alignas(64) float tmp[16 * 64];
+    uk.run(kc, ap, bp, tmp, uk.nr, 1.0f, 0.0f, rows, cols);
+    for (int i = 0; i < rows; ++i) {
+      for (int col = 0; col < cols;) {
+        const int64_t j = j0 + col, n = j / P, q = j % P;
+        const int len = static_cast<int>(std::min<int64_t>(cols - col, P - q));
+        float* dst = y + (n * g.cOut + co0 + i) * P + q;
+        const float* src = tmp + i * uk.nr + col;
+        for (int t = 0; t < len; ++t) dst[t] = firstK ? src[t] : dst[t] + src[t];
+        if (lastK && (bias || act != kActNone)) finishRow(dst, len, bias ? bias[co0 + i] : 0.0f, act, alpha);
+        col += len;
+      }
+    }
+  }
+};
+
+// col[k, (n - n0)*P + q] = sum over the group's output channels of
+// W[co, k] * dy[n, co, q] for images n0 .. n0+nb: M = depth, N = nb*P, K = cOutG.
+struct ConvColumnsProblem {
+  const ConvGeometry& g;
+  int64_t group, n0;
+  const float* dy;
+  const float* w;
+  float* col;
+  int64_t cols;  // N: nb*P, the column buffer's row length
+
+  void packA(float* dst, int width, int64_t i0, int rows, int64_t p0, int64_t kc) const {
+    const int64_t K = g.depth();
+    packStraight(dst, width, w + (group * g.cOutG() + p0) * K + i0, K, rows, kc);
+  }
+
+  void packB(float* dst, int width, int64_t p0, int64_t kc, int64_t j0, int nCols) const {
+    const int64_t P = g.outPlane();
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = dst + p * width;
+      const int64_t co = group * g.cOutG() + p0 + p;
+      for (int c = 0; c < nCols;) {
+        const int64_t j = j0 + c, n = n0 + j / P, q = j % P;
+        const int len = static_cast<int>(std::min<int64_t>(nCols - c, P - q));
+        std::memcpy(d + c, dy + (n * g.cOut + co) * P + q, sizeof(float) * static_cast<size_t>(len));
+        c += len;
+      }
+      for (int j = nCols; j < width; ++j) d[j] = 0.0f;
+    }
+  }
+
+  void tile(const MicroKernel& uk, const float* ap, const float* bp, int64_t kc, int64_t i0, int64_t j0, int rows,
+            int nCols, bool firstK, bool) const {
+    uk.run(kc, ap, bp, col + i0 * cols + j0, cols, 1.0f, firstK ? 0.0f : 1.0f, rows, nCols);
+  }
+};
+
+// dW_group = dy_group * im2col(x)^T: M = cOutG, N = depth, K = batch*P.
+struct ConvWeightGradProblem {
+  const ConvGeometry& g;
+  int64_t group;
+  const float* x;
+  const float* dy;
+  float* dw;
+
+  void packA(float* dst, int width, int64_t i0, int rows, int64_t p0, int64_t kc) const {
+    const int64_t P = g.outPlane(), co0 = group * g.cOutG() + i0;
+    for (int64_t p = 0; p < kc;) {  // one run per image: dy's rows are contiguous there
+      const int64_t j = p0 + p, n = j / P, q = j % P, len = std::min(kc - p, P - q);
+      packTransposed(dst + p * width, width, dy + (n * g.cOut + co0) * P + q, P, rows, len);
+      p += len;
+    }
+  }
+
+  // Gathers each column's im2col row (kc pixels) into a scratch block, then
+  // packs the block transposed.
+  void packB(float* dst, int width, int64_t p0, int64_t kc, int64_t j0, int cols) const {
+    thread_local ScratchBuffer lineBuf;
+    float* lines = lineBuf.get(static_cast<size_t>(width * kc));
+    PixelRun runs[kKC];  // the depth block's pixels, split where (n, oy) changes
+    const int nRuns = splitPixelRuns(g, p0, static_cast<int>(kc), runs);
+    const int64_t taps = g.taps(), cBase = group * g.cInG();
+    for (int t = 0; t < cols; ++t) {
+      const int64_t k = j0 + t, c = k / taps, ky = (k % taps) / g.kw, kx = k % g.kw;
+      const int64_t rowOffset = ky * g.dilH - g.padH, colOffset = kx * g.dilW - g.padW;
+      float* line = lines + t * kc;
+      for (int r = 0; r < nRuns; ++r) {
+        const PixelRun& run = runs[r];
+        const int64_t iy = run.oy * g.strideH + rowOffset;
+        float* out = line + run.col;
+        if (iy < 0 || iy >= g.h) {
+          for (int u = 0; u < run.len; ++u) out[u] = 0.0f;
+        } else {
+          const float* src = x + ((run.n * g.cIn + cBase + c) * g.h + iy) * g.w;
+          gatherRow(out, src, run.ox * g.strideW + colOffset, g.strideW, run.len, g.w);
+        }
+      }
+    }
+    packTransposed(dst, width, lines, kc, cols, kc);
+  }
+
+  void tile(const MicroKernel& uk, const float* ap, const float* bp, int64_t kc, int64_t i0, int64_t j0, int rows,
+            int cols, bool firstK, bool) const {
+    const int64_t K = g.depth();
+    uk.run(kc, ap, bp, dw + (group * g.cOutG() + i0) * K + j0, K, 1.0f, firstK ? 0.0f : 1.0f, rows, cols);
+  }
+};
+
+}  // namespace kiln

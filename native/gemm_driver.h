@@ -1,0 +1,162 @@
+// The blocked GEMM driver shared by plain GEMM and the convolutions.
+//
+// C[M x N] = op(A)[M x K] * op(B)[K x N], where a Problem says how to pack
+// panels of A and B (plain matrices, or implicit im2col straight from an
+// image) and how to store a finished tile (plain rows, or NCHW planes).
+//
+// Loop nest (BLIS-like): for each depth block pc (kKC), pack all of A[:, pc]
+// into panels (in parallel), then compute C in parallel tasks: each task
+// packs a chunk of B's columns into its thread's buffer and runs every A
+// micro-panel of its rows over it (A micro-panel outer, so it stays in L1).
+// Every element of C is computed by exactly one micro-kernel call per depth
+// block, depth blocks in increasing order, so results do not depend on the
+// thread count or on how tiles are spread over threads.
+//
+// A Problem provides:
+//   void packA(float* dst, int mrMax, int64_t i0, int rows, int64_t p0, int64_t kc) const;
+//   void packB(float* dst, int nrMax, int64_t p0, int64_t kc, int64_t j0, int cols) const;
+//   void tile(const MicroKernel&, const float* ap, const float* bp, int64_t kc,
+//             int64_t i0, int64_t j0, int rows, int cols, bool firstK, bool lastK) const;
+// packA writes kc*mrMax floats (rows past `rows` zero); packB writes kc*nrMax.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "gemm.h"
+#include "threadpool.h"
+
+namespace kiln {
+
+// Depth of a block: an A micro-panel (14 x 256 floats, 14 KB) stays in L1
+// while the task streams B micro-panels (256 x 32 floats) past it from L2.
+constexpr int64_t kKC = 256;
+// Most columns of B per task: its packed chunk (256 x 512 floats, 512 KB)
+// stays in the 2 MB L2 while the task's A micro-panels pass over it.
+constexpr int64_t kTaskColumns = 512;
+
+// A 64-byte aligned scratch buffer that grows and is never shrunk, so steady
+// state calls do not allocate.
+class ScratchBuffer {
+ public:
+  ScratchBuffer() = default;
+  ScratchBuffer(const ScratchBuffer&) = delete;
+  ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+  ~ScratchBuffer() { std::free(data_); }
+  float* get(size_t n) {
+    if (n > cap_) {
+      std::free(data_);
+      size_t bytes = ((n * sizeof(float) + 63) / 64) * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      if (!data_) throw std::bad_alloc();
+      cap_ = n;
+    }
+    return data_;
+  }
+
+ private:
+  float* data_ = nullptr;
+  size_t cap_ = 0;
+};
+
+inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+template <class Problem>
+void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t N, int64_t K) {
+  if (M <= 0 || N <= 0 || K <= 0) return;
+  const int MR = uk.mr, NR = uk.nr;
+  // Rows spread evenly over the A panels (64 rows: 13+13+13+13+12, not
+  // 14+14+14+14+8), so that no panel runs a short, inefficient tile.
+  const int64_t aPanels = ceilDiv(M, MR);
+  const int64_t rowsBase = M / aPanels, rowsExtra = M % aPanels;
+  auto panelStart = [&](int64_t ip) { return ip * rowsBase + std::min(ip, rowsExtra); };
+  auto panelRows = [&](int64_t ip) { return static_cast<int>(rowsBase + (ip < rowsExtra ? 1 : 0)); };
+  // Per calling thread, so that a GEMM started inside another kernel's task
+  // (where parallelFor runs serially) has its own panels.
+  thread_local ScratchBuffer aBuf;
+  float* aPack = aBuf.get(static_cast<size_t>(aPanels * MR * std::min(K, kKC)));
+
+  const int threads = numThreads();
+  const bool serial = threads == 1 || static_cast<double>(M) * N * K < 64.0 * 64 * 64;
+  auto forEach = [serial](int64_t count, const auto& fn) {
+    if (serial) {
+      for (int64_t i = 0; i < count; ++i) fn(i);
+    } else {
+      parallelFor(count, fn);
+    }
+  };
+
+  // Tasks: column chunks first (each packs its own B chunk, so more chunks
+  // cost nothing extra), then row blocks if there are still too few to keep
+  // every thread busy to the end. Task shape never changes results.
+  const int64_t bPanels = ceilDiv(N, NR);
+  const int64_t wantTasks = serial ? 1 : 4 * threads;
+  const int64_t colChunks = std::min(bPanels, std::max(ceilDiv(N, kTaskColumns), wantTasks));
+  const int64_t panelsPerChunk = ceilDiv(bPanels, colChunks);
+  const int64_t rowBlocks = std::min(aPanels, ceilDiv(wantTasks, colChunks));
+  const int64_t panelsPerRowBlock = ceilDiv(aPanels, rowBlocks);
+
+  for (int64_t pc = 0; pc < K; pc += kKC) {
+    const int64_t kc = std::min(kKC, K - pc);
+    const bool firstK = pc == 0, lastK = pc + kc >= K;
+    forEach(aPanels, [&](int64_t ip) { pr.packA(aPack + ip * MR * kc, MR, panelStart(ip), panelRows(ip), pc, kc); });
+    forEach(colChunks * rowBlocks, [&](int64_t t) {
+      const int64_t cb = t / rowBlocks, rb = t % rowBlocks;
+      const int64_t jpBegin = cb * panelsPerChunk, jpEnd = std::min(bPanels, jpBegin + panelsPerChunk);
+      // This task's B chunk, packed into the running thread's own buffer
+      // (grown once), where it stays in L2 while the A panels pass over it.
+      thread_local ScratchBuffer bBuf;
+      float* bPack = bBuf.get(static_cast<size_t>(panelsPerChunk * NR * kc));
+      for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
+        const int64_t j0 = jp * NR;
+        pr.packB(bPack + (jp - jpBegin) * NR * kc, NR, pc, kc, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)));
+      }
+      const int64_t ipEnd = std::min(aPanels, (rb + 1) * panelsPerRowBlock);
+      for (int64_t ip = rb * panelsPerRowBlock; ip < ipEnd; ++ip) {
+        const int64_t i0 = panelStart(ip);
+        const int rows = panelRows(ip);
+        for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
+          const int64_t j0 = jp * NR;
+          const int cols = static_cast<int>(std::min<int64_t>(NR, N - j0));
+          pr.tile(uk, aPack + ip * MR * kc, bPack + (jp - jpBegin) * NR * kc, kc, i0, j0, rows, cols, firstK, lastK);
+        }
+      }
+    });
+  }
+}
+
+// Portable packers (see PackFn in gemm.h).
+inline void packTransposedPortable(float* dst, int width, const float* src, int64_t ld, int rows, int64_t kc) {
+  for (int i = 0; i < rows; ++i) {
+    const float* s = src + i * ld;
+    for (int64_t p = 0; p < kc; ++p) dst[p * width + i] = s[p];
+  }
+  for (int i = rows; i < width; ++i)
+    for (int64_t p = 0; p < kc; ++p) dst[p * width + i] = 0.0f;
+}
+
+inline void packStraightPortable(float* dst, int width, const float* src, int64_t ld, int cols, int64_t kc) {
+  for (int64_t p = 0; p < kc; ++p) {
+    float* d = dst + p * width;
+    std::memcpy(d, src + p * ld, sizeof(float) * static_cast<size_t>(cols));
+    for (int j = cols; j < width; ++j) d[j] = 0.0f;
+  }
+}
+
+// Packs rows x kc of a matrix whose rows are panel rows (element (i, p) at
+// src[i*ld + p]) into k-major order: dst[p*width + i]. Rows past `rows` are zero.
+inline void packTransposed(float* dst, int width, const float* src, int64_t ld, int rows, int64_t kc) {
+  const PackFn simd = activeMicroKernel().packTransposed;
+  (simd ? simd : packTransposedPortable)(dst, width, src, ld, rows, kc);
+}
+
+// Packs kc x cols of a matrix stored k-major (element (p, j) at src[p*ld + j])
+// into dst[p*width + j]. Columns past `cols` are zero.
+inline void packStraight(float* dst, int width, const float* src, int64_t ld, int cols, int64_t kc) {
+  const PackFn simd = activeMicroKernel().packStraight;
+  (simd ? simd : packStraightPortable)(dst, width, src, ld, cols, kc);
+}
+
+}  // namespace kiln

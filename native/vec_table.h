@@ -1,0 +1,78 @@
+// The leaf kernels that have one implementation per ISA: each works on one
+// contiguous run of floats on the calling thread (callers split work across
+// threads). Reductions accumulate in a fixed lane order, so their results
+// depend on the ISA but never on the thread count.
+#pragma once
+#include <cstdint>
+
+namespace kiln {
+
+// Hyperparameters as float, derived ones computed in double first (as
+// PyTorch's Python-side arithmetic does) and then rounded once.
+struct SgdParams {
+  float lr, momentum, oneMinusDampening, weightDecay;
+  bool nesterov, firstStep;
+};
+
+struct AdamParams {
+  float beta1, beta2, oneMinusBeta1, oneMinusBeta2, eps, weightDecay;
+  float decayFactor;    // AdamW: 1 - lr * weightDecay
+  float stepSize;       // lr / (1 - beta1^step)
+  float biasCorr2Sqrt;  // sqrt(1 - beta2^step)
+  bool decoupled;
+};
+
+// Max pooling geometry of one plane, with each output column's clipped input
+// window [colBegin, colEnd) and the output columns whose window lies inside
+// the row, [interiorBegin, interiorEnd).
+struct MaxPoolPlane {
+  int64_t h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow;
+  const int64_t* colBegin;
+  const int64_t* colEnd;
+  int64_t interiorBegin, interiorEnd;
+};
+
+struct VecKernels {
+  // y = f(x) for a `Unary` op code (see src/engine/kernels.ts); y may be x.
+  void (*unary)(int op, const float* x, float* y, int64_t n, float alpha, float beta);
+  // dx = dy * f'(x); dx may be dy.
+  void (*unaryBackward)(int op, const float* x, const float* y, const float* dy, float* dx, int64_t n, float alpha,
+                        float beta);
+  // out[i] = a[i*aStep] op b[i*bStep] for a `Binary` op code, steps 0 (broadcast) or 1.
+  void (*binary)(int op, const float* a, int aStep, const float* b, int bStep, float* out, int64_t n);
+  void (*axpy)(float alpha, const float* x, float* y, int64_t n);             // y += alpha x
+  void (*axpby)(float alpha, const float* x, float beta, float* y, int64_t n);  // y = alpha x + beta y
+
+  double (*sum)(const float* x, int64_t n);                  // in double
+  void (*addToRow)(const float* x, double* acc, int64_t n);  // acc[i] += x[i]
+  double (*sumSquares)(const float* x, int64_t n);           // in double
+  bool (*allFinite)(const float* x, int64_t n);
+  float (*max)(const float* x, int64_t n);
+  float (*expShifted)(const float* x, float shift, float* y, int64_t n);  // y = exp(x - shift), returns sum y
+
+  // Batch norm: s1 = sum(x - shift), s2 = sum((x - shift)^2), in double.
+  void (*moments)(const float* x, int64_t n, double shift, double* s1, double* s2);
+  // sdy = sum(dy), sdyx = sum(dy * (x - mean)), in double.
+  void (*bnBackwardSums)(const float* x, const float* dy, int64_t n, double mean, double* sdy, double* sdyx);
+  // dx = a*dy + b*(x - mean) + c.
+  void (*bnBackwardApply)(const float* x, const float* dy, float* dx, int64_t n, float mean, float a, float b, float c);
+
+  // One (n, c) plane of max pooling (see pool.cc); scratch holds 2*h*ow + ow floats.
+  void (*maxPoolPlane)(const MaxPoolPlane& g, const float* in, float* out, int32_t* ind, float* scratch);
+
+  void (*bce)(const float* x, const float* t, float* out, int64_t n);
+  void (*bceBackward)(const float* x, const float* t, const float* dout, float* dx, int64_t n);
+
+  void (*sgd)(float* p, const float* g, float* buf, int64_t n, const SgdParams& s);
+  void (*adam)(float* p, const float* g, float* m, float* v, int64_t n, const AdamParams& s);
+};
+
+// The table for the active ISA (kiln::activeIsa()); defined in elementwise.cc.
+const VecKernels& vec();
+
+#if defined(__x86_64__)
+const VecKernels* vecKernelsAvx512();  // native/isa/elementwise_avx512.cc
+const VecKernels* vecKernelsAvx2();    // native/isa/elementwise_avx2.cc
+#endif
+
+}  // namespace kiln
