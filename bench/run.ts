@@ -1,0 +1,26 @@
+// `npm run bench -- <name> [flags]`: runs one benchmark. Each prints JSON lines
+// on stdout and its progress on stderr; each module exports `main(argv)`.
+const BENCHMARKS: Record<string, string> = {
+  engine: "./engine.js",
+  sgemm: "./sgemm.js",
+};
+
+interface Benchmark {
+  main(argv: string[]): Promise<void>;
+}
+
+async function run(): Promise<void> {
+  const [name, ...argv] = process.argv.slice(2);
+  const path = name === undefined ? undefined : BENCHMARKS[name];
+  if (path === undefined) {
+    process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHMARKS).join("|")}> [flags]\n` +
+      "  engine: kiln vs PyTorch training steps; flags --case NAME (repeatable), --peer torch|none, --pairs N, --steps N, --warmup N\n");
+    process.exitCode = 2;
+    return;
+  }
+  const bench = (await import(path)) as Partial<Benchmark>;
+  if (typeof bench.main !== "function") throw new Error(`bench/${name}.ts must export main(argv: string[]): Promise<void>`);
+  await bench.main(argv);
+}
+
+await run();
