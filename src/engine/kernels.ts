@@ -161,7 +161,11 @@ export interface Kernels {
   // ---- element-wise -----------------------------------------------------------
   /** y = f(x); alpha/beta are the op's parameters (leakyRelu slope, clamp bounds, affine scale and shift). y may be x. */
   unary(op: UnaryOp, x: F32, y: F32, alpha: number, beta: number): void;
-  /** dx = dy * f'(x), using x or y = f(x) as the op needs (both are passed). dx may be dy. */
+  /**
+   * dx = dy * f'(x). Reads y = f(x) for sigmoid, tanh, exp, sqrt and reciprocal, and x for every
+   * other op; the argument it does not read may be any array (autograd saves only the one it needs).
+   * dx may be dy.
+   */
   unaryBackward(op: UnaryOp, x: F32, y: F32, dy: F32, dx: F32, alpha: number, beta: number): void;
   /**
    * out = a op b with broadcasting: `shape` is out's shape (rank r); aStrides and

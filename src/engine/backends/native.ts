@@ -16,9 +16,9 @@ function packageRoot(): string {
   }
 }
 
-/** The addon's path, or the reason it is missing. */
+/** The addon's path: build/Release/kiln.node, or KILN_ADDON when set (tests use it to simulate a broken build). */
 export function nativeAddonPath(): string {
-  return join(packageRoot(), "build", "Release", "kiln.node");
+  return process.env.KILN_ADDON ?? join(packageRoot(), "build", "Release", "kiln.node");
 }
 
 /** Loads the native kernels; throws with the reason when they cannot load. */
