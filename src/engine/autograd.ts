@@ -123,18 +123,31 @@ function checkGradShape(node: Node, input: Tensor, g: Tensor): void {
 
 /**
  * Adds g into a leaf's persistent `.grad`, created on first use outside every
- * tidy. Its buffer comes from the pool: optimizers that free gradients each
- * step (zeroGrad(setToNone)) hand it back there for the next backward.
+ * tidy. A first gradient that nothing else holds is adopted rather than copied
+ * (as PyTorch's AccumulateGrad steals it); its buffer comes from the pool, and
+ * optimizers that free gradients each step (zeroGrad(setToNone)) hand it back
+ * there for the next backward. A `.grad` that shares its memory with the graph
+ * is never added to in place (copy on write).
  */
 function accumulateLeaf(leaf: Tensor, g: Tensor): void {
   const k = kernels();
-  if (leaf.grad === null || leaf.grad.isDisposed) {
-    const grad = untracked(() => empty(leaf.shape));
-    k.unary(Unary.affine, g.data, grad.data, 1, 0);
-    leaf.grad = grad;
-  } else {
-    k.axpy(1, g.data, leaf.grad.data);
+  const held = leaf.grad !== null && !leaf.grad.isDisposed ? leaf.grad : null;
+  if (held !== null && held.storage.refs === 1) {
+    k.axpy(1, g.data, held.data);
+    return;
   }
+  if (held === null && g.storage.refs === 1) {
+    g.storage.retain();
+    leaf.grad = untracked(() => new Tensor(g.storage, leaf.shape));
+    return;
+  }
+  const grad = untracked(() => empty(leaf.shape));
+  k.unary(Unary.affine, (held ?? g).data, grad.data, 1, 0);
+  if (held !== null) {
+    k.axpy(1, g.data, grad.data);
+    held.dispose();
+  }
+  leaf.grad = grad;
 }
 
 /** Adds g into a node's gradient slot; the slot holds its own storage reference. Runs inside a step's scope. */
