@@ -1,9 +1,9 @@
 // Finite-difference gradient checks (src/engine/gradcheck.ts) for arithmetic
 // with broadcasting, math functions, activations, reductions, softmax and
 // matrix products, on the reference backend and on native where it has the kernels.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import * as E from "../src/engine/index.js";
-import { nativeKernels } from "../src/engine/backend.js";
+import { checkBothBackends as check } from "./helpers/gradcheck-backends.js";
 import type { Kernels } from "../src/engine/kernels.js";
 import type { Tensor } from "../src/engine/index.js";
 
@@ -22,22 +22,6 @@ function p(shape: number[], lo = -2, hi = 2, kinks: number[] = [], gap = 0.1): T
 
 const constant = (t: Tensor): Tensor => { t.requiresGrad = false; return t; };
 
-function check(t: TestContext, name: string, needs: (keyof Kernels)[], fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: E.GradcheckOptions = {}): void {
-  E.setBackend("reference");
-  E.assertGradcheck(`${name} (reference)`, fn, inputs, opts);
-  const native = nativeKernels();
-  const missing = native ? needs.filter((k) => typeof native[k] !== "function") : ["the addon"];
-  if (missing.length > 0) {
-    t.diagnostic(`${name}: native skipped (missing ${missing.join(", ")})`);
-    return;
-  }
-  E.setBackend("native");
-  try {
-    E.assertGradcheck(`${name} (native)`, fn, inputs, opts);
-  } finally {
-    E.setBackend("reference");
-  }
-}
 
 const ELEMENTWISE: (keyof Kernels)[] = ["binary", "unary", "unaryBackward", "sumTo", "copyStrided", "axpy", "fill"];
 

@@ -1,9 +1,9 @@
 // Finite-difference gradient checks for convolution, batch norm, pooling,
 // upsampling and dropout, on the reference backend and on native where it has the kernels.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../src/engine/index.js";
-import { nativeKernels } from "../src/engine/backend.js";
+import { checkBothBackends as check } from "./helpers/gradcheck-backends.js";
 import type { Kernels } from "../src/engine/kernels.js";
 import type { Tensor } from "../src/engine/index.js";
 
@@ -28,22 +28,6 @@ function distinct(shape: number[]): Tensor {
   return t;
 }
 
-function check(t: TestContext, name: string, needs: (keyof Kernels)[], fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: E.GradcheckOptions = {}): void {
-  E.setBackend("reference");
-  E.assertGradcheck(`${name} (reference)`, fn, inputs, opts);
-  const native = nativeKernels();
-  const missing = native ? needs.filter((k) => typeof native[k] !== "function") : ["the addon"];
-  if (missing.length > 0) {
-    t.diagnostic(`${name}: native skipped (missing ${missing.join(", ")})`);
-    return;
-  }
-  E.setBackend("native");
-  try {
-    E.assertGradcheck(`${name} (native)`, fn, inputs, opts);
-  } finally {
-    E.setBackend("reference");
-  }
-}
 
 const CONV: (keyof Kernels)[] = ["conv2d", "conv2dBackwardInput", "conv2dBackwardWeight", "axpy", "unary"];
 

@@ -1,10 +1,10 @@
 // Finite-difference gradient checks for the shape ops and the losses, and a
 // check that the checker itself catches a wrong gradient rule.
-import { test, type TestContext } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as E from "../src/engine/index.js";
 import { record } from "../src/engine/autograd.js";
-import { nativeKernels } from "../src/engine/backend.js";
+import { checkBothBackends as check } from "./helpers/gradcheck-backends.js";
 import type { Kernels } from "../src/engine/kernels.js";
 import type { Tensor } from "../src/engine/index.js";
 
@@ -16,22 +16,6 @@ function p(shape: number[], lo = -2, hi = 2): Tensor {
   return t;
 }
 
-function check(t: TestContext, name: string, needs: (keyof Kernels)[], fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: E.GradcheckOptions = {}): void {
-  E.setBackend("reference");
-  E.assertGradcheck(`${name} (reference)`, fn, inputs, opts);
-  const native = nativeKernels();
-  const missing = native ? needs.filter((k) => typeof native[k] !== "function") : ["the addon"];
-  if (missing.length > 0) {
-    t.diagnostic(`${name}: native skipped (missing ${missing.join(", ")})`);
-    return;
-  }
-  E.setBackend("native");
-  try {
-    E.assertGradcheck(`${name} (native)`, fn, inputs, opts);
-  } finally {
-    E.setBackend("reference");
-  }
-}
 
 const LAYOUT: (keyof Kernels)[] = ["copyStrided", "fill", "axpy", "unary", "binary", "sumTo"];
 
