@@ -34,6 +34,10 @@ class Pool {
     start(n);
   }
 
+  // The caller posts the job, works through it itself, then closes it: a
+  // worker that has not woken by then never joins, so a descheduled or
+  // sleeping worker costs the caller nothing. Only workers that joined are
+  // waited for, and they are running.
   void run(int64_t count, const std::function<void(int64_t)>& task) {
     if (count <= 0) return;
     if (workers_.empty() || count == 1 || tlsInJob) {
@@ -45,7 +49,6 @@ class Pool {
       task_ = &task;
       count_ = count;
       next_.store(0, std::memory_order_relaxed);
-      pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
@@ -53,25 +56,27 @@ class Pool {
     tlsIndex = 0;
     drain(task);
     tlsInJob = false;
-    // Wait for the workers to leave the job (short spin, then block).
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-      if (spin > 4000) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
-        break;
-      }
-      std::this_thread::yield();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      task_ = nullptr;  // closed: late workers stay out
     }
-    task_ = nullptr;
+    // Every task is claimed; wait for the joined workers to finish theirs.
+    while (active_.load(std::memory_order_acquire) != 0) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#else
+      std::this_thread::yield();
+#endif
+    }
   }
 
  private:
   std::vector<std::thread> workers_;
   std::mutex mutex_;
-  std::condition_variable wake_, done_;
+  std::condition_variable wake_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int64_t> next_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> active_{0};
   const std::function<void(int64_t)>* task_ = nullptr;
   int64_t count_ = 0;
   bool stopping_ = false;
@@ -119,19 +124,18 @@ class Pool {
       if (g == seen) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
-        g = generation_.load(std::memory_order_acquire);
       }
-      seen = g;
       const std::function<void(int64_t)>* task;
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_) return;
+        seen = generation_.load(std::memory_order_relaxed);
         task = task_;
+        if (task) active_.fetch_add(1, std::memory_order_relaxed);
       }
-      if (task) drain(*task);
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_.notify_all();
+      if (task) {
+        drain(*task);
+        active_.fetch_sub(1, std::memory_order_release);
       }
     }
   }

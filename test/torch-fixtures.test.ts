@@ -184,11 +184,11 @@ function checkCase(name: string): void {
     }
 
     if (c.grads.length === 0) return; // an inference-only op
-    const cotangent = (o: Tensor, i: number): Tensor => {
+    const weighted = (o: Tensor, i: number): Tensor => { // sum(out_i * R_i)
       const r = fixtures.tensor(`${name}.R.${i}`);
       return sum(mul(o, fromData(r.data, r.shape)));
     };
-    outs.map(cotangent).reduce((l, term) => add(l, term)).backward();
+    outs.map(weighted).reduce((l, term) => add(l, term)).backward();
     for (const k of c.grads) {
       const grad = floats[k].grad;
       assert.ok(grad, `${name}: no gradient reached input "${k}"`);
