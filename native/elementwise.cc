@@ -69,16 +69,41 @@ void unaryBackward(const Args& a) {
   });
 }
 
-float binaryScalar(int op, float x, float y) {
+// Scalar forms of the binary ops, for strided or very short rows; passed as
+// types so each loop is compiled with its op inline.
+struct AddOp {
+  float operator()(float x, float y) const { return x + y; }
+};
+struct SubOp {
+  float operator()(float x, float y) const { return x - y; }
+};
+struct MulOp {
+  float operator()(float x, float y) const { return x * y; }
+};
+struct DivOp {
+  float operator()(float x, float y) const { return x / y; }
+};
+struct MaximumOp {
+  float operator()(float x, float y) const { return (x != x || y != y) ? x + y : (x > y ? x : y); }
+};
+struct MinimumOp {
+  float operator()(float x, float y) const { return (x != x || y != y) ? x + y : (x < y ? x : y); }
+};
+
+template <class Fn>
+void withScalarOp(int op, const Fn& fn) {
   switch (op) {
-    case 0: return x + y;
-    case 1: return x - y;
-    case 2: return x * y;
-    case 3: return x / y;
-    case 4: return (x != x || y != y) ? x + y : (x > y ? x : y);
-    default: return (x != x || y != y) ? x + y : (x < y ? x : y);
+    case 0: fn(AddOp{}); break;
+    case 1: fn(SubOp{}); break;
+    case 2: fn(MulOp{}); break;
+    case 3: fn(DivOp{}); break;
+    case 4: fn(MaximumOp{}); break;
+    default: fn(MinimumOp{}); break;
   }
 }
+
+// Rows shorter than this skip the vector leaf (its call costs more than the work).
+constexpr int64_t kShortRow = 16;
 
 // binary(op, a, aStrides, b, bStrides, out, shape)
 void binary(const Args& args) {
@@ -111,22 +136,22 @@ void binary(const Args& args) {
   const VecKernels& v = vec();
   const int o = static_cast<int>(op);
   // Work is split over flat output ranges; each range walks whole or partial rows.
-  parallelRanges(total, kElementwiseGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t pos = begin; pos < end;) {
-      int64_t row = pos / inner, col = pos % inner;
-      int64_t len = std::min(inner - col, end - pos);
-      int64_t off[3];
-      s.rowOffsets(row, off);
-      const float* pa = a.data + off[0] + col * ia;
-      const float* pb = b.data + off[1] + col * ib;
-      float* po = out.data + pos;
-      if (leaf) {
-        v.binary(o, pa, static_cast<int>(ia), pb, static_cast<int>(ib), po, len);
-      } else {
-        for (int64_t i = 0; i < len; ++i) po[i] = binaryScalar(o, pa[i * ia], pb[i * ib]);
+  withScalarOp(o, [&](auto f) {
+    parallelRanges(total, kElementwiseGrain, [&](int64_t begin, int64_t end) {
+      RowCursor<3> row(s, begin / inner);
+      for (int64_t pos = begin, col = begin % inner; pos < end; row.next(), col = 0) {
+        int64_t len = std::min(inner - col, end - pos);
+        const float* pa = a.data + row.off[0] + col * ia;
+        const float* pb = b.data + row.off[1] + col * ib;
+        float* po = out.data + pos;
+        if (leaf && len >= kShortRow) {
+          v.binary(o, pa, static_cast<int>(ia), pb, static_cast<int>(ib), po, len);
+        } else {
+          for (int64_t i = 0; i < len; ++i) po[i] = f(pa[i * ia], pb[i * ib]);
+        }
+        pos += len;
       }
-      pos += len;
-    }
+    });
   });
 }
 

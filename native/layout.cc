@@ -2,7 +2,7 @@
 // expand. Dims are ordered by the destination's strides and merged where both
 // sides are contiguous, then the innermost dim is copied as
 // - memcpy runs when both sides are contiguous along it,
-// - 16x16 tiles when the source is contiguous along another dim (a transpose),
+// - tiles when the source is contiguous along another dim (a transpose),
 // - a strided loop otherwise.
 #include <algorithm>
 #include <cstring>
@@ -15,7 +15,8 @@
 namespace kiln {
 namespace {
 
-constexpr int64_t kTile = 16;
+// Tiles of 16 x 16: a 64-byte line of each side per row of the tile.
+constexpr int64_t kTileA = 16, kTileB = 16;
 
 int64_t absolute(int64_t v) { return v < 0 ? -v : v; }
 
@@ -23,8 +24,8 @@ int64_t absolute(int64_t v) { return v < 0 ? -v : v; }
 // innermost, destination-contiguous).
 void copyTiles(const float* src, float* dst, int64_t srcA, int64_t dstA, int64_t sizeB, int64_t srcB, int64_t a0,
                int64_t a1) {
-  for (int64_t b0 = 0; b0 < sizeB; b0 += kTile) {
-    int64_t b1 = std::min(sizeB, b0 + kTile);
+  for (int64_t b0 = 0; b0 < sizeB; b0 += kTileB) {
+    int64_t b1 = std::min(sizeB, b0 + kTileB);
     for (int64_t a = a0; a < a1; ++a) {
       const float* s = src + a * srcA;
       float* d = dst + a * dstA;
@@ -48,13 +49,13 @@ void copyStrided(const Args& args) {
   for (int d = 0; d < rank; ++d) order[d] = d;
   std::stable_sort(order, order + rank,
                    [&](int x, int y) { return absolute(ds.data[x]) > absolute(ds.data[y]); });
-  int64_t dims[kMaxRank], sst[kMaxRank], dst_[kMaxRank];
+  int64_t dims[kMaxRank], srcSt[kMaxRank], dstSt[kMaxRank];
   for (int d = 0; d < rank; ++d) {
     dims[d] = shape.data[order[d]];
-    sst[d] = ss.data[order[d]];
-    dst_[d] = ds.data[order[d]];
+    srcSt[d] = ss.data[order[d]];
+    dstSt[d] = ds.data[order[d]];
   }
-  const int64_t* strides[2] = {sst, dst_};
+  const int64_t* strides[2] = {srcSt, dstSt};
   Strided<2> s = collapseStrided<2>(rank, dims, strides, k);
   const int64_t total = s.count();
   if (total == 0) return;
@@ -87,14 +88,14 @@ void copyStrided(const Args& args) {
     ++outer.rank;
     const int64_t outerCount = outer.count();
     const int64_t sizeA = s.size[a];
-    const int64_t blocksA = (sizeA + kTile - 1) / kTile;
-    parallelRanges(outerCount * blocksA, std::max<int64_t>(1, kElementwiseGrain / (kTile * L)), [&](int64_t b, int64_t e) {
+    const int64_t blocksA = (sizeA + kTileA - 1) / kTileA;
+    parallelRanges(outerCount * blocksA, std::max<int64_t>(1, kElementwiseGrain / (kTileA * L)), [&](int64_t b, int64_t e) {
       for (int64_t t = b; t < e; ++t) {
-        int64_t o = t / blocksA, a0 = (t % blocksA) * kTile;
+        int64_t o = t / blocksA, a0 = (t % blocksA) * kTileA;
         int64_t off[2];
         outer.rowOffsets(o, off);
         copyTiles(sp + off[0], dp + off[1], s.stride[0][a], s.stride[1][a], L, sL, a0,
-                  std::min(sizeA, a0 + kTile));
+                  std::min(sizeA, a0 + kTileA));
       }
     });
     return;
@@ -102,14 +103,12 @@ void copyStrided(const Args& args) {
 
   // Rows of the innermost dim, split over tasks by element count.
   parallelRanges(total, kElementwiseGrain, [&](int64_t begin, int64_t end) {
-    for (int64_t pos = begin; pos < end;) {
-      int64_t row = pos / L, col = pos % L;
+    RowCursor<2> row(s, begin / L);
+    for (int64_t pos = begin, col = begin % L; pos < end; row.next(), col = 0) {
       int64_t len = std::min(L - col, end - pos);
-      int64_t off[2];
-      s.rowOffsets(row, off);
-      const float* from = sp + off[0] + col * sL;
-      float* to = dp + off[1] + col * dL;
-      if (sL == 1 && dL == 1) {
+      const float* from = sp + row.off[0] + col * sL;
+      float* to = dp + row.off[1] + col * dL;
+      if (sL == 1 && dL == 1 && len >= 16) {  // shorter runs: the loop beats a call
         std::memcpy(to, from, static_cast<size_t>(len) * sizeof(float));
       } else {
         for (int64_t i = 0; i < len; ++i) to[i * dL] = from[i * sL];

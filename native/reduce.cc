@@ -22,7 +22,21 @@ namespace kiln {
 namespace {
 
 constexpr int64_t kBlock = 65536;  // values summed per block
-constexpr int64_t kShortRun = 16;  // runs shorter than this are summed inline
+constexpr int64_t kShortRun = 64;  // runs shorter than this are summed inline
+
+// A short run's sum in double, four accumulators to hide the add latency.
+double shortSum(const float* x, int64_t n) {
+  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    a0 += x[j];
+    a1 += x[j + 1];
+    a2 += x[j + 2];
+    a3 += x[j + 3];
+  }
+  for (; j < n; ++j) a0 += x[j];
+  return (a0 + a1) + (a2 + a3);
+}
 
 // A multi-index space over some of x's segments (sizes and x strides).
 struct Space {
@@ -104,9 +118,7 @@ void sumRuns(const Plan& p, const float* x, float* out) {
       const float* run = base + p.reduced.offset(r) + c0;
       const int64_t len = std::min(chunk, p.inner - c0);
       if (len < kShortRun) {  // a call per few values would cost more than the sum
-        double t = 0;
-        for (int64_t j = 0; j < len; ++j) t += run[j];
-        s += t;
+        s += shortSum(run, len);
       } else {
         s += v.sum(run, len);
       }

@@ -67,6 +67,12 @@ struct V1 {
   static F round(F x) { return static_cast<float>(static_cast<int32_t>(x >= 0 ? x + 0.5f : x - 0.5f)); }
   // 2^k for integer-valued k in [-126, 127].
   static F pow2(F k) { return bitsToFloat(static_cast<uint32_t>(static_cast<int32_t>(k) + 127) << 23); }
+  // p * 2^k for integer-valued k in [-150, 128]: two steps, so subnormal
+  // results and overflow to inf come out right.
+  static F scale2(F p, F k) {
+    F k1 = round(k * 0.5f);
+    return p * pow2(k1) * pow2(k - k1);
+  }
   // x = m * 2^e with m in [1, 2), for finite x > 0 (subnormals included).
   static void frexp(F x, F& m, F& e) {
     float scale = 0;
@@ -142,10 +148,8 @@ struct V512 {
   static F select(M m, F t, F f) { return _mm512_mask_blend_ps(m, f, t); }
   static M tailMask(int n) { return tail(n); }
   static F round(F x) { return _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
-  static F pow2(F k) {
-    __m512i i = _mm512_add_epi32(_mm512_cvtps_epi32(k), _mm512_set1_epi32(127));
-    return _mm512_castsi512_ps(_mm512_slli_epi32(i, 23));
-  }
+  // p * 2^k for integer-valued k, subnormals and overflow included, in one instruction.
+  static F scale2(F p, F k) { return _mm512_scalef_ps(p, k); }
   static void frexp(F x, F& m, F& e) {
     e = _mm512_getexp_ps(x);  // floor(log2 x), subnormals included
     m = _mm512_getmant_ps(x, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
@@ -219,6 +223,12 @@ struct V256 {
   static F pow2(F k) {
     __m256i i = _mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127));
     return _mm256_castsi256_ps(_mm256_slli_epi32(i, 23));
+  }
+  // p * 2^k for integer-valued k in [-150, 128]: two steps, so subnormal
+  // results and overflow to inf come out right.
+  static F scale2(F p, F k) {
+    F k1 = round(mul(k, set(0.5f)));
+    return mul(mul(p, pow2(k1)), pow2(sub(k, k1)));
   }
   static void frexp(F x, F& m, F& e) {
     const __m256 tiny = _mm256_set1_ps(1.17549435e-38f);

@@ -12,8 +12,8 @@ namespace {
 
 // exp(x): x = k ln2 + r, |r| <= ln2/2 (ln2 split in two so k*ln2 is exact
 // without FMA); exp(r) = 1 + r + r^2 P(r) with P of degree 4 (relative error
-// 3e-9); 2^k applied in two halves so subnormal results and overflow to inf
-// come out right. NaN in, NaN out.
+// 3e-9); 2^k applied so that subnormal results and overflow to inf come out
+// right (V::scale2). NaN in, NaN out.
 template <class V>
 inline typename V::F vexp(typename V::F x) {
   using F = typename V::F;
@@ -28,9 +28,7 @@ inline typename V::F vexp(typename V::F x) {
   p = V::fma(p, r, V::set(0.1666652113199234f));
   p = V::fma(p, r, V::set(0.4999999403953552f));
   p = V::fma(p, V::mul(r, r), V::add(r, V::set(1.0f)));
-  F k1 = V::round(V::mul(k, V::set(0.5f)));
-  F k2 = V::sub(k, k1);
-  return V::mul(V::mul(p, V::pow2(k1)), V::pow2(k2));
+  return V::scale2(p, k);
 }
 
 // log(x): x = m 2^e with m in [sqrt(1/2), sqrt(2)); log(1+f) = f - f^2/2 +

@@ -47,6 +47,34 @@ struct Strided {
   }
 };
 
+// Walks the rows of a Strided space (every dim but the innermost) in order,
+// keeping each operand's offset: one division per range, not per row.
+template <int K>
+class RowCursor {
+ public:
+  RowCursor(const Strided<K>& s, int64_t row) : s_(s) {
+    for (int k = 0; k < K; ++k) off[k] = 0;
+    for (int d = s.rank - 2; d >= 0; --d) {
+      idx_[d] = row % s.size[d];
+      row /= s.size[d];
+      for (int k = 0; k < K; ++k) off[k] += idx_[d] * s.stride[k][d];
+    }
+  }
+  void next() {
+    for (int d = s_.rank - 2; d >= 0; --d) {
+      for (int k = 0; k < K; ++k) off[k] += s_.stride[k][d];
+      if (++idx_[d] < s_.size[d]) return;
+      for (int k = 0; k < K; ++k) off[k] -= s_.size[d] * s_.stride[k][d];
+      idx_[d] = 0;
+    }
+  }
+  int64_t off[K];
+
+ private:
+  const Strided<K>& s_;
+  int64_t idx_[kMaxRank];
+};
+
 // Builds the collapsed space from a shape and K stride lists over it.
 template <int K>
 Strided<K> collapseStrided(int rank, const int64_t* shape, const int64_t* const* strides, const char* kernel) {

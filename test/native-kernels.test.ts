@@ -1021,8 +1021,9 @@ const thisFile = fileURLToPath(import.meta.url);
 
 function runChild(env: Record<string, string>, args: string[]): { status: number | null; stdout: string; stderr: string } {
   // Without the parent runner's context, so that the child reports in plain TAP.
-  const { NODE_TEST_CONTEXT: _context, ...parentEnv } = process.env;
-  const r = spawnSync(process.execPath, args, { env: { ...parentEnv, ...env }, encoding: "utf8", timeout: 120_000 });
+  const childEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, args, { env: childEnv, encoding: "utf8", timeout: 120_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

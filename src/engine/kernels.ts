@@ -9,7 +9,8 @@
  *   [cOut, cIn/groups, kh, kw] (PyTorch's layout).
  * - Outputs are preallocated by the caller and fully overwritten unless a
  *   kernel says it accumulates. Inputs are never modified.
- * - Arrays may be `subarray` views; kernels read only `length` elements.
+ * - Arrays may be `subarray` views. Each array's length must equal what the shapes imply
+ *   (the native kernels throw, naming the kernel and the array, rather than read out of bounds).
  * - Results never depend on the thread count: reductions use a fixed
  *   partition and a fixed combination order, so a seeded run repeats bit for bit.
  */
@@ -220,7 +221,7 @@ export interface Kernels {
 
   // ---- optimizers (one call updates every parameter) ---------------------------
   /**
-   * PyTorch SGD: d = g + wd*p; buf = first ? d : momentum*buf + (1-dampening)*d;
+   * PyTorch SGD (momentumBufs may be empty when momentum is 0): d = g + wd*p; buf = first ? d : momentum*buf + (1-dampening)*d;
    * d = nesterov ? d + momentum*buf : buf (d itself when momentum = 0); p -= lr*d.
    */
   sgdStep(params: F32[], grads: F32[], momentumBufs: F32[], lr: number, momentum: number, dampening: number,
