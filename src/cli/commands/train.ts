@@ -1,0 +1,42 @@
+// `kiln train`: parse, merge with --config, validate, call the library.
+import { parseArgs, readConfigFile, resolveTrainConfig, trainHelp, typeCliValue, TRAIN_KEYS, type RawOptions, type TrainConfig } from "../../config/index.js";
+import { KilnError } from "../../errors.js";
+import { runTraining } from "../../train/run.js";
+import { optionTypes } from "../../config/describe.js";
+
+/** Whether `--key` may take the next word: every option except pure booleans. */
+function takesValue(key: string): boolean {
+  if (key === "config") return true;
+  if (!TRAIN_KEYS.includes(key as keyof TrainConfig)) return true;
+  const types = optionTypes(key);
+  return !(types.length === 1 && types[0] === "boolean");
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { options, positionals } = parseArgs(argv, takesValue);
+  if (options.has("help")) {
+    console.log(trainHelp());
+    return 0;
+  }
+  // Ultralytics' `yolo train resume` spelling.
+  if (positionals.length === 1 && positionals[0] === "resume") options.set("resume", true);
+  else if (positionals.length > 0) throw new KilnError(`unexpected word '${positionals[0]}'. Options are key=value or --key value; run 'kiln train --help'.`);
+  const overrides: RawOptions = {};
+  let file: { path: string; options: RawOptions } | undefined;
+  for (const [key, value] of options) {
+    if (key === "config") {
+      if (value === true) throw new KilnError("--config needs a file: --config experiment.yaml");
+      file = { path: value, options: readConfigFile(value) };
+    } else {
+      overrides[key] = typeCliValue(key, value);
+    }
+  }
+  const config = resolveTrainConfig({ file, overrides });
+  // A resumed run keeps the configuration it started with (that is what makes it exact).
+  const ignored = Object.keys({ ...file?.options, ...overrides }).filter((k) => !["resume", "yes", "project"].includes(k));
+  if (config.resume !== false && ignored.length > 0) {
+    console.warn(`warning: --resume continues the run with its saved configuration; ignoring ${ignored.join(", ")}`);
+  }
+  const result = await runTraining(config);
+  return result.status === "interrupted" ? 130 : 0;
+}

@@ -1,0 +1,69 @@
+// `kiln predict`: top-k labels with probabilities for an image or a folder of
+// images, decoded and resized exactly as validation does.
+import { readdirSync, statSync } from "node:fs";
+import { extname, join } from "node:path";
+import { noGrad, softmax, tensor, tidy } from "../engine/index.js";
+import { KilnError } from "../errors.js";
+import { DataLoader } from "../data/loader.js";
+import type { Sample } from "../data/types.js";
+import { writeFileAtomicSync } from "../io/atomic.js";
+import { loadCheckpoint, modelFromCheckpoint } from "./checkpoint.js";
+import { createRunDir } from "./run-dir.js";
+
+export interface PredictOptions {
+  model: string;
+  /** An image file or a folder of images (not recursive). */
+  source: string;
+  topk?: number;
+  /** Write predictions.csv and predictions.json into a new folder under `project` (runs/classify/predict, predict2, …). */
+  save?: boolean;
+  project?: string;
+  batch?: number;
+}
+
+export interface Prediction { file: string; top: { label: string; index: number; probability: number }[] }
+
+export interface PredictResult { predictions: Prediction[]; savedTo: string | null }
+
+const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"]);
+
+function imageFiles(source: string): string[] {
+  let info;
+  try {
+    info = statSync(source);
+  } catch {
+    throw new KilnError(`the source ${source} does not exist. Fix: pass an image file or a folder of images to --source.`);
+  }
+  if (info.isFile()) return [source];
+  const files = readdirSync(source).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort().map((f) => join(source, f));
+  if (files.length === 0) throw new KilnError(`the folder ${source} has no images (${[...IMAGE_EXTENSIONS].join(", ")}).`);
+  return files;
+}
+
+export async function predictImages(options: PredictOptions): Promise<PredictResult> {
+  const ckpt = loadCheckpoint(options.model);
+  const model = modelFromCheckpoint(ckpt, options.model);
+  const files = imageFiles(options.source);
+  const { classes, imgsz, channels, normalize } = ckpt.model;
+  const k = Math.min(options.topk ?? 5, classes.length);
+  const samples: Sample[] = files.map((path) => ({ source: { kind: "file", path }, label: 0 }));
+  const loader = new DataLoader(samples, { batch: options.batch ?? 32, imgsz, channels, shuffle: false, seed: 0, dropLast: false, augment: null, normalize, cache: false, prefetch: 2 });
+  const predictions: Prediction[] = [];
+  for await (const b of loader.epoch(0)) {
+    const probs = noGrad(() => tidy(() => softmax(model.forward(tensor(b.images, [b.size, channels, imgsz, imgsz])), 1).toArray()));
+    for (let i = 0; i < b.size; i++) {
+      const row = Array.from(probs.subarray(i * classes.length, (i + 1) * classes.length), (p, index) => ({ index, p }));
+      row.sort((x, y) => y.p - x.p || x.index - y.index);
+      predictions.push({ file: files[b.indices[i]], top: row.slice(0, k).map(({ index, p }) => ({ label: classes[index], index, probability: p })) });
+    }
+  }
+  let savedTo: string | null = null;
+  if (options.save) {
+    savedTo = createRunDir(options.project ?? "runs/classify", undefined, false, "predict");
+    const csv = ["file,label,probability,top" + k, ...predictions.map((p) => [JSON.stringify(p.file), p.top[0].label, p.top[0].probability.toFixed(6),
+      JSON.stringify(p.top.map((t) => `${t.label}:${t.probability.toFixed(4)}`).join(" "))].join(","))];
+    writeFileAtomicSync(join(savedTo, "predictions.csv"), `${csv.join("\n")}\n`);
+    writeFileAtomicSync(join(savedTo, "predictions.json"), `${JSON.stringify({ model: options.model, predictions }, null, 2)}\n`);
+  }
+  return { predictions, savedTo };
+}

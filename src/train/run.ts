@@ -1,0 +1,261 @@
+// A training run from configuration to results box, in the pipeline's order:
+// config → data (checked) → model and optimizer → run directory → summary,
+// pre-flight and confirmation → train (with callbacks, signals) → results.
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { kernels, manualSeed, Rng } from "../engine/index.js";
+import { KilnError } from "../errors.js";
+import { createModel, type Classifier } from "../models/index.js";
+import { trainConfigSchema, trainDefaults, type TrainConfig } from "../config/index.js";
+import { loadClassificationDataset } from "../data/load.js";
+import { DataLoader } from "../data/loader.js";
+import { IMAGENET_NORMALIZE, measureNormalization } from "../data/stats.js";
+import { checkClassificationDataset, formatDataReport } from "../data/check.js";
+import type { ClassificationDataset } from "../data/types.js";
+import { CheckpointSaver, ResultsWriter } from "./artifacts.js";
+import type { Callback } from "./callbacks.js";
+import { loadCheckpoint, modelFromCheckpoint, type Checkpoint, type ModelMeta } from "./checkpoint.js";
+import { EarlyStopping } from "./early-stopping.js";
+import { Ema } from "./ema.js";
+import { GradientGuard } from "./guards.js";
+import { HealthWarnings } from "./health.js";
+import { box, formatDuration, RunLog } from "./log.js";
+import { BIAS_GROUP, buildOptimizer } from "./optimizer-setup.js";
+import { preflight } from "./preflight.js";
+import { Progress } from "./progress.js";
+import { createRunDir, latestRun, RunRecordFile, writeArgsYaml } from "./run-dir.js";
+import { LrSchedule } from "./schedule.js";
+import { handleInterrupts } from "./signals.js";
+import { Trainer, type EpochRecord, type FitStatus } from "./trainer.js";
+
+export interface TrainResult {
+  status: FitStatus;
+  runDir: string;
+  weights: { best: string; last: string };
+  epochsRun: number;
+  bestEpoch: number;
+  best: EpochRecord | undefined;
+  final: EpochRecord | undefined;
+  history: EpochRecord[];
+  seconds: number;
+  /** Why the run stopped early, when it did. */
+  stopReason: string | null;
+}
+
+export interface RunHooks {
+  log?: RunLog;
+  /** Ask before a long run; resolves to false to cancel. Default: a [Y/n] prompt on a terminal. */
+  confirm?: (question: string) => Promise<boolean>;
+}
+
+/** The checkpoint `resume` points at: true (latest run), a run directory, or a file. */
+export function resolveResumePath(resume: string | true, project: string): string {
+  if (resume === true) {
+    const run = latestRun(project);
+    if (!run) throw new KilnError(`resume=true: no run under ${project} has weights/last.safetensors to resume. Fix: pass the run directory or the checkpoint file.`);
+    return join(run, "weights", "last.safetensors");
+  }
+  if (existsSync(resume) && statSync(resume).isDirectory()) {
+    const candidates = [join(resume, "weights", "last.safetensors"), join(resume, "last.safetensors")];
+    const found = candidates.find((c) => existsSync(c));
+    if (!found) throw new KilnError(`the run directory ${resume} has no weights/last.safetensors to resume from.`);
+    return found;
+  }
+  return resume;
+}
+
+/** A `kiln train` command that reproduces `config` (its non-default options), with some changed. */
+export function trainCommand(config: TrainConfig, changes: Partial<TrainConfig> = {}): string {
+  const defaults = trainDefaults() as Record<string, unknown>;
+  const merged = { ...config, ...changes } as Record<string, unknown>;
+  const parts = Object.entries(merged)
+    .filter(([k, v]) => v !== undefined && v !== defaults[k] && k !== "resume" && k !== "yes")
+    .map(([k, v]) => `${k}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
+  return ["kiln train", ...parts].join(" ");
+}
+
+function channelsFor(model: string, data: 1 | 3): 1 | 3 {
+  if (model === "cnn") return data;
+  return model === "mnist_cnn" ? 1 : 3;
+}
+
+async function normalization(config: TrainConfig, ds: ClassificationDataset, channels: 1 | 3): Promise<{ mean: number[]; std: number[] }> {
+  if (config.normalize === "data") return measureNormalization(ds.splits.train ?? [], channels);
+  if (channels === 3) return IMAGENET_NORMALIZE;
+  const avg = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  return { mean: [avg(IMAGENET_NORMALIZE.mean)], std: [avg(IMAGENET_NORMALIZE.std)] };
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = (await rl.question(question)).trim().toLowerCase();
+    return answer === "" || answer === "y" || answer === "yes";
+  } finally {
+    rl.close();
+  }
+}
+
+export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Promise<TrainResult> {
+  const log = hooks.log ?? new RunLog();
+  const started = performance.now();
+
+  // ---- config (a resumed run takes the checkpoint's)
+  let config = input;
+  let resumeFrom: Checkpoint | null = null;
+  let resumePath = "";
+  if (input.resume !== false) {
+    resumePath = resolveResumePath(input.resume, input.project);
+    resumeFrom = loadCheckpoint(resumePath);
+    config = trainConfigSchema.parse({ ...resumeFrom.training.config, resume: false });
+  }
+  if (config.threads > 0) kernels().setThreads(config.threads);
+  manualSeed(config.seed);
+
+  // ---- data, checked first
+  const ds = await loadClassificationDataset(config.data, { seed: config.seed, valRatio: config.val_ratio, fraction: config.fraction, maxPerClass: config.max_per_class });
+  if (!resumeFrom) {
+    const report = await checkClassificationDataset(ds);
+    if (!report.ok) throw new KilnError(`the dataset ${ds.name} has errors; training refuses it:\n${formatDataReport(report)}`);
+    for (const issue of report.issues) log.warn(`${issue.file ? `${issue.file}: ` : ""}${issue.message}${issue.fix ? ` (${issue.fix})` : ""}`);
+  }
+  const trainSamples = ds.splits.train ?? [];
+  const valSamples = ds.splits.val ?? [];
+  const nc = ds.classes.length;
+  const channels = channelsFor(config.model, ds.channels);
+  const normalize = resumeFrom?.model.normalize ?? (await normalization(config, ds, channels));
+  const loaderBase = { batch: config.batch, imgsz: config.imgsz, channels, seed: config.seed, normalize, cache: config.cache, prefetch: config.prefetch };
+  const train = new DataLoader(trainSamples, {
+    ...loaderBase, shuffle: true, dropLast: trainSamples.length > config.batch,
+    augment: { randomResizedCrop: config.scale > 0 ? { scale: [1 - config.scale, 1], ratio: [3 / 4, 4 / 3] } : null, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
+  });
+  const val = new DataLoader(valSamples, { ...loaderBase, shuffle: false, dropLast: false, augment: null });
+
+  // ---- model, optimizer, callbacks
+  const model = createModel(config.model, { nc, inChannels: channels }) as Classifier;
+  const quick = config.quick;
+  const batchLimit = quick ? 2 : undefined;
+  const stepsPerEpoch = Math.ceil(Math.min(train.length, batchLimit ?? Infinity) / config.accumulate);
+  const opt = buildOptimizer(model, config, nc, stepsPerEpoch);
+  const ema = config.ema ? new Ema(createModel(config.model, { nc, inChannels: channels, rng: new Rng(0) }) as Classifier, model) : null;
+
+  // ---- run directory
+  const runDir = resumeFrom ? dirname(dirname(resumePath)) : quick ? mkdtempSync(join(tmpdir(), "kiln-quick-")) : createRunDir(config.project, config.name, config.exist_ok);
+  const weightsDir = join(runDir, "weights");
+  mkdirSync(weightsDir, { recursive: true });
+  if (!resumeFrom) {
+    // A reused directory (exist_ok) starts its logs afresh instead of appending to the old run's.
+    for (const f of ["results.csv", "metrics.json", "train.log"]) rmSync(join(runDir, f), { force: true });
+    writeArgsYaml(runDir, config);
+  }
+  log.attach(join(runDir, "train.log"));
+  const record = new RunRecordFile(runDir, resumeFrom !== null);
+  const modelMeta: ModelMeta = { task: "classify", architecture: config.model, classes: ds.classes, imgsz: config.imgsz, channels, normalize };
+
+  const callbacks: Callback[] = [
+    new LrSchedule({ lr0: opt.lr0, lrf: config.lrf, epochs: config.epochs, momentum: opt.momentum, warmupEpochs: config.warmup_epochs,
+      warmupMomentum: config.warmup_momentum, warmupBiasLr: opt.warmupBiasLr, kind: config.cos_lr ? "cosine" : config.scheduler, biasGroup: BIAS_GROUP }),
+    new GradientGuard(config.clip_grad, config.nonfinite_max_fraction),
+    ...(ema ? [ema] : []),
+    new EarlyStopping(config.patience),
+    new Progress(),
+    new ResultsWriter(runDir),
+    new CheckpointSaver(config.save_period),
+    new HealthWarnings(),
+  ];
+  const trainer = new Trainer({ config: quick ? { ...config, epochs: 1 } : config, model, optimizer: opt.optimizer, train, val, classes: ds.classes,
+    modelMeta, callbacks, ema, log, runDir, weightsDir, batchLimit });
+
+  try {
+    // ---- summary, pre-flight, confirmation
+    const pf = await preflight(model, train, nc, channels, config.imgsz, (s) => trainCommand(config, s));
+    const nbVal = Math.min(val.length, batchLimit ?? Infinity);
+    const epochsLeft = (quick ? 1 : config.epochs) - (resumeFrom?.training.epoch ?? 0);
+    const estimate = pf.secondsPerBatch * (trainer.batchesPerEpoch + nbVal / 3) * epochsLeft;
+    const info = kernels().info();
+    const rows = [
+      `run        ${runDir}${resumeFrom ? ` (resumed from ${resumePath}, epoch ${resumeFrom.training.epoch + 1}, batch ${resumeFrom.training.batch})` : ""}`,
+      `model      ${config.model}: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, input ${pf.inputShape.slice(1).join("×")}, output ${nc} classes`,
+      `data       ${ds.name} (${ds.format}): train ${trainSamples.length}, val ${valSamples.length}${ds.splits.test ? `, test ${ds.splits.test.length}` : ""} images; ${nc} classes`,
+      `training   ${quick ? "quick check: 1 epoch" : `${config.epochs} epochs`} × ${trainer.batchesPerEpoch} batches of ${config.batch}, ${opt.name} lr0=${opt.lr0}, ${config.cos_lr ? "cosine" : config.scheduler} to lrf=${config.lrf}, ema=${config.ema}`,
+      `machine    ${info.name} kernels (${info.isa}), ${info.threads} threads; a step takes ${pf.secondsPerBatch.toFixed(2)} s, peak memory ${(pf.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+      `estimate   ${formatDuration(estimate)}${config.price_per_hour !== undefined ? `, about ${(config.price_per_hour * estimate / 3600).toFixed(2)} at ${config.price_per_hour}/hour` : ""}`,
+      `pre-flight input ✓, output [${pf.outputShape.join(", ")}] ✓, initial loss ${pf.initialLoss.toFixed(4)} ✓ (ln ${nc} = ${Math.log(nc).toFixed(4)}), memory ✓`,
+    ];
+    log.line(box(resumeFrom ? "kiln train — resuming" : "kiln train", rows));
+    const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true && !process.env.CI;
+    if (!config.yes && estimate > config.confirm_over * 60 && (hooks.confirm || interactive)) {
+      const go = await (hooks.confirm ?? askOnTerminal)(`Estimated ${formatDuration(estimate)}. Start training? [Y/n] `);
+      if (!go) {
+        record.end("interrupted", "cancelled at the confirmation");
+        throw new KilnError("cancelled: training did not start.", 1);
+      }
+    }
+
+    if (resumeFrom) trainer.restore(resumeFrom);
+    const stopSignals = handleInterrupts((signal) => {
+      log.warn(`${signal}: finishing the current step, then saving weights/last.safetensors (press Ctrl-C again to exit at once)`);
+      trainer.interrupt();
+    }, () => record.end("interrupted", "second signal: exited at once"));
+    let status: FitStatus;
+    try {
+      status = await trainer.fit();
+    } finally {
+      stopSignals();
+    }
+    if (status === "interrupted") {
+      record.end("interrupted");
+      log.line(`interrupted: weights/last.safetensors saved at epoch ${trainer.epoch + 1}, batch ${trainer.batch}. Resume with:\n  kiln train --resume ${runDir}`);
+    } else {
+      record.end("finished", trainer.stopReason ?? undefined);
+      if (trainer.stopReason) log.line(trainer.stopReason);
+    }
+    const result: TrainResult = {
+      status, runDir, weights: { best: join(weightsDir, "best.safetensors"), last: join(weightsDir, "last.safetensors") },
+      epochsRun: trainer.history.length, bestEpoch: trainer.best.epoch + 1, best: trainer.history.find((h) => h.epoch === trainer.best.epoch),
+      final: trainer.history.at(-1), history: trainer.history, seconds: (performance.now() - started) / 1000, stopReason: trainer.stopReason,
+    };
+    if (quick) {
+      await quickReport(result, config, log);
+      rmSync(runDir, { recursive: true, force: true });
+    } else if (status !== "interrupted") {
+      log.line(resultsBox(result, config));
+    }
+    return result;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!(err instanceof KilnError && message.startsWith("cancelled"))) record.end("failed", message);
+    throw err;
+  }
+}
+
+function resultsBox(r: TrainResult, config: TrainConfig): string {
+  const fmt = (h: EpochRecord | undefined): string => (h ? `val acc ${h.valAcc.toFixed(4)}, top-5 ${h.valTop5.toFixed(4)}, f1 ${h.valF1.toFixed(4)}, loss ${h.valLoss.toFixed(4)}` : "-");
+  const data = config.data === "synthetic" ? "" : ` --data ${config.data}`;
+  return box("results", [
+    `duration   ${formatDuration(r.seconds)}, ${r.epochsRun} epochs${r.stopReason ? " (stopped early)" : ""}`,
+    `best       epoch ${r.bestEpoch}: ${fmt(r.best)}`,
+    `final      epoch ${r.final ? r.final.epoch + 1 : "-"}: ${fmt(r.final)}`,
+    `weights    ${r.weights.best}`,
+    `           ${r.weights.last}`,
+    `logs       ${join(r.runDir, "results.csv")}, ${join(r.runDir, "train.log")}, ${join(r.runDir, "metrics.json")}`,
+    "next       kiln val --model " + r.weights.best + data,
+    "           kiln predict --model " + r.weights.best + " --source IMAGE_OR_FOLDER --save",
+  ]);
+}
+
+/** quick=true: what went through the pipeline, and a reload of the checkpoint it wrote. */
+async function quickReport(r: TrainResult, config: TrainConfig, log: RunLog): Promise<void> {
+  const ckpt = loadCheckpoint(r.weights.last);
+  const reloaded = modelFromCheckpoint(ckpt).numParameters();
+  const h = r.final;
+  log.line(box("quick check passed", [
+    `data        ${config.data}: batches decoded and augmented ✓`,
+    "model       forward, loss, backward, optimizer step ✓",
+    `metrics     train loss ${h?.trainLoss.toFixed(4)}, val acc ${h?.valAcc.toFixed(4)} on 2 batches ✓`,
+    `checkpoint  written (${basename(r.weights.last)}) and reloaded into a fresh ${ckpt.model.architecture} (${reloaded} parameters) ✓`,
+    `next        ${trainCommand(config, { quick: false })}`,
+  ]));
+}

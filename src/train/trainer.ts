@@ -1,0 +1,271 @@
+// The training loop: epochs of train then validate, callbacks at each moment,
+// a checkpoint at each epoch end and on interruption. The loop's position
+// (epoch, batch, iteration) and the epoch's running sums are all the state it
+// has besides the model, optimizer and callbacks, and all of it is saved, so
+// a resumed run continues bit for bit.
+import { crossEntropy, defaultRng, mul, noGrad, tensor, tidy, type Tensor } from "../engine/index.js";
+import type { Classifier } from "../models/index.js";
+import type { AnyOptimizer, OptimizerStateDict } from "../optim/index.js";
+import type { TrainConfig } from "../config/index.js";
+import type { Callback, JsonValue } from "./callbacks.js";
+import { saveCheckpoint, tensorsUnder, type Checkpoint, type ModelMeta } from "./checkpoint.js";
+import type { Ema } from "./ema.js";
+import type { RunLog } from "./log.js";
+import { MetricAccumulator, type ClassificationMetrics, type EpochMetrics } from "./metrics.js";
+import { KILN_VERSION } from "./version.js";
+
+/** One batch as the data loader yields it (docs/data-api.md). */
+export interface TrainBatch { images: Float32Array; labels: Int32Array; size: number }
+
+/** What the Trainer needs of a data loader. */
+export interface BatchSource {
+  readonly length: number;
+  epoch(epoch: number, start?: number): AsyncIterableIterator<TrainBatch>;
+}
+
+/** A row of history: what each epoch measured. */
+export interface EpochRecord {
+  epoch: number; time: number; trainLoss: number; trainAcc: number; valLoss: number; valAcc: number; valTop5: number; valF1: number; lr: number[];
+}
+
+export interface EpochStats { lossSum: number; correct: number; seen: number }
+
+export interface TrainerParts {
+  config: TrainConfig;
+  model: Classifier;
+  optimizer: AnyOptimizer;
+  train: BatchSource;
+  val: BatchSource;
+  classes: string[];
+  modelMeta: ModelMeta;
+  callbacks: Callback[];
+  /** The EMA callback when ema=true (validation uses its weights). */
+  ema: Ema | null;
+  log: RunLog;
+  runDir: string;
+  weightsDir: string;
+  /** quick=true: at most this many batches of each epoch (train and val). */
+  batchLimit?: number;
+}
+
+export type FitStatus = "finished" | "stopped" | "interrupted";
+
+export class Trainer {
+  readonly config: TrainConfig;
+  readonly model: Classifier;
+  readonly log: RunLog;
+  epoch = 0;
+  /** The batch being trained (or next to train) in the current epoch. */
+  batch = 0;
+  /** Batches trained since the start of the run (warmup counts these). */
+  iteration = 0;
+  epochStats: EpochStats = { lossSum: 0, correct: 0, seen: 0 };
+  history: EpochRecord[] = [];
+  best = { fitness: -Infinity, epoch: -1 };
+  /** The epoch this process started at (for ETAs), and the run time before it. */
+  startEpoch = 0;
+  elapsedAtStart = 0;
+  /** Why the run stops after this epoch (early stopping), if it does. */
+  stopReason: string | null = null;
+  /** Set by a signal: stop at the next optimizer-step boundary and save. */
+  private interruptRequested = false;
+  /** True from the end of an epoch's validation until the next epoch: a checkpoint then points at the next epoch. */
+  private epochDone = false;
+  private readonly startedAt = performance.now();
+  private readonly parts: TrainerParts;
+
+  constructor(parts: TrainerParts) {
+    this.parts = parts;
+    this.config = parts.config;
+    this.model = parts.model;
+    this.log = parts.log;
+  }
+
+  get batchesPerEpoch(): number {
+    return Math.min(this.parts.train.length, this.parts.batchLimit ?? Infinity);
+  }
+
+  elapsedSeconds(): number {
+    return this.elapsedAtStart + (performance.now() - this.startedAt) / 1000;
+  }
+
+  requestStop(reason: string): void {
+    this.stopReason = reason;
+  }
+
+  interrupt(): void {
+    this.interruptRequested = true;
+  }
+
+  /** Sets each parameter group's lr and momentum (Adam's beta1). */
+  setOptimizerHyper(f: (groupIndex: number) => { lr: number; momentum: number }): void {
+    this.parts.optimizer.paramGroups.forEach((g, i) => {
+      const { lr, momentum } = f(i);
+      g.lr = lr;
+      if ("momentum" in g) g.momentum = momentum;
+      else g.betas = [momentum, g.betas[1]];
+    });
+  }
+
+  private each(hook: (c: Callback) => void): void {
+    for (const c of this.parts.callbacks) hook(c);
+  }
+
+  async fit(): Promise<FitStatus> {
+    const { config } = this;
+    try {
+      this.each((c) => c.onFitStart(this));
+      for (; this.epoch < config.epochs; this.epoch++) {
+        if (this.batch === 0) this.each((c) => c.onTrainEpochStart(this));
+        await this.trainEpoch();
+        if (this.interruptRequested) {
+          this.saveCheckpoint("last");
+          return "interrupted";
+        }
+        const metrics = this.recordEpoch(await this.validate());
+        this.each((c) => c.onValidationEnd(this, metrics));
+        this.batch = 0;
+        this.epochStats = { lossSum: 0, correct: 0, seen: 0 };
+        this.epochDone = true;
+        this.each((c) => c.onTrainEpochEnd(this));
+        this.epochDone = false;
+        if (this.interruptRequested) return "interrupted";
+        if (this.stopReason) return "stopped";
+      }
+      this.each((c) => c.onFitEnd(this));
+      return "finished";
+    } catch (err) {
+      this.each((c) => c.onException(this, err));
+      throw err;
+    }
+  }
+
+  private async trainEpoch(): Promise<void> {
+    const { config, model, parts } = this;
+    const nb = this.batchesPerEpoch;
+    if (this.batch >= nb) return;
+    model.train();
+    for await (const b of parts.train.epoch(this.epoch, this.batch)) {
+      this.each((c) => c.onTrainBatchStart(this));
+      const loss = tidy(() => {
+        const x = tensor(b.images, [b.size, b.images.length / (b.size * config.imgsz * config.imgsz), config.imgsz, config.imgsz]);
+        const logits = model.forward(x);
+        const l = crossEntropy(logits, b.labels, { labelSmoothing: config.label_smoothing });
+        const value = l.item();
+        if (!Number.isFinite(value)) return value;
+        this.epochStats.correct += countCorrect(logits, b.labels, b.size);
+        mul(l, 1 / config.accumulate).backward();
+        return value;
+      });
+      if (Number.isFinite(loss)) {
+        this.epochStats.lossSum += loss * b.size;
+        this.epochStats.seen += b.size;
+      } else {
+        this.each((c) => c.onNonFiniteBatch(this));
+      }
+      const stepBoundary = (this.batch + 1) % config.accumulate === 0 || this.batch + 1 === nb;
+      if (stepBoundary) this.optimizerStep();
+      this.iteration++;
+      this.batch++;
+      // Let signals and timers in: a loader whose batches are ready only ever
+      // resolves microtasks, which would starve the event loop for the whole run.
+      await new Promise((resolve) => setImmediate(resolve));
+      // Interrupts wait for a step boundary: accumulated gradients are not saved.
+      if (this.batch >= nb || (stepBoundary && this.interruptRequested)) break;
+    }
+  }
+
+  private optimizerStep(): void {
+    const { optimizer } = this.parts;
+    let update = true;
+    for (const c of this.parts.callbacks) update = c.onBeforeOptimizerStep(this) && update;
+    if (update) optimizer.step();
+    optimizer.zeroGrad();
+    if (update) this.each((c) => c.onAfterOptimizerStep(this));
+  }
+
+  /** Validation with the EMA weights when there are some. */
+  validate(limit = this.parts.batchLimit): Promise<ClassificationMetrics> {
+    return evaluate(this.parts.ema?.averaged ?? this.model, this.parts.val, this.parts.classes, this.config.imgsz, limit);
+  }
+
+  private recordEpoch(m: ClassificationMetrics): EpochMetrics {
+    const s = this.epochStats;
+    const lr = this.parts.optimizer.paramGroups.map((g) => g.lr);
+    const metrics: EpochMetrics = { epoch: this.epoch, trainLoss: s.seen ? s.lossSum / s.seen : NaN, trainAcc: s.seen ? s.correct / s.seen : 0, val: m, lr };
+    this.history.push({ epoch: this.epoch, time: this.elapsedSeconds(), trainLoss: metrics.trainLoss, trainAcc: metrics.trainAcc,
+      valLoss: m.loss, valAcc: m.accuracy, valTop5: m.top5, valF1: m.macroF1, lr });
+    if (m.accuracy > this.best.fitness) this.best = { fitness: m.accuracy, epoch: this.epoch };
+    return metrics;
+  }
+
+  /** Writes weights/<name>.safetensors with everything needed to continue. */
+  saveCheckpoint(name: string): string {
+    const { optimizer, ema } = this.parts;
+    const opt: OptimizerStateDict = optimizer.stateDict();
+    const callbacks: Record<string, JsonValue> = {};
+    for (const c of this.parts.callbacks) callbacks[c.name] = c.stateDict();
+    const groups: Record<string, ReadonlyMap<string, Tensor>> = { model: this.model.stateDict(), optimizer: opt.tensors };
+    if (ema) groups.ema = ema.stateTensors();
+    const path = `${this.parts.weightsDir}/${name}.safetensors`;
+    saveCheckpoint(path, groups, this.parts.modelMeta, {
+      epoch: this.epochDone ? this.epoch + 1 : this.epoch, batch: this.batch, iteration: this.iteration, rng: defaultRng().getState(),
+      bestFitness: this.best.fitness, bestEpoch: this.best.epoch, history: this.history as unknown as JsonValue,
+      epochStats: { ...this.epochStats, elapsed: this.elapsedSeconds() }, config: this.config, callbacks,
+      optimizer: { scalars: opt.scalars, paramGroups: opt.paramGroups } as unknown as JsonValue,
+      weights: ema ? "ema" : "model", runDir: this.parts.runDir, kilnVersion: KILN_VERSION,
+    });
+    return path;
+  }
+
+  /** Restores everything a checkpoint saved (the same architecture and config). */
+  restore(ckpt: Checkpoint): void {
+    const t = ckpt.training;
+    this.model.loadStateDict(tensorsUnder(ckpt.tensors, "model"));
+    const opt = t.optimizer as unknown as Omit<OptimizerStateDict, "tensors">;
+    this.parts.optimizer.loadStateDict({ ...opt, tensors: tensorsUnder(ckpt.tensors, "optimizer") });
+    this.parts.ema?.averaged.loadStateDict(tensorsUnder(ckpt.tensors, "ema"));
+    for (const c of this.parts.callbacks) if (t.callbacks[c.name] !== undefined) c.loadStateDict(t.callbacks[c.name]);
+    defaultRng().setState(t.rng);
+    this.epoch = t.epoch;
+    this.batch = t.batch;
+    this.iteration = t.iteration;
+    this.best = { fitness: t.bestFitness ?? -Infinity, epoch: t.bestEpoch };
+    this.history = t.history as unknown as EpochRecord[];
+    const stats = t.epochStats as unknown as EpochStats & { elapsed: number };
+    this.epochStats = { lossSum: stats.lossSum, correct: stats.correct, seen: stats.seen };
+    this.elapsedAtStart = stats.elapsed;
+    this.startEpoch = t.epoch;
+  }
+}
+
+function countCorrect(logits: Tensor, labels: Int32Array, n: number): number {
+  const nc = logits.shape[1];
+  const d = logits.data;
+  let correct = 0;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < nc; c++) if (d[i * nc + c] > d[i * nc + best]) best = c;
+    if (best === labels[i]) correct++;
+  }
+  return correct;
+}
+
+/** Loss and metrics of `model` over the batches of `source` (evaluation mode, no gradients). */
+export async function evaluate(model: Classifier, source: BatchSource, classes: string[], imgsz: number, limit = Infinity): Promise<ClassificationMetrics> {
+  const acc = new MetricAccumulator(classes);
+  const wasTraining = model.training;
+  model.eval();
+  let seen = 0;
+  for await (const b of source.epoch(0)) {
+    noGrad(() => tidy(() => {
+      const x = tensor(b.images, [b.size, b.images.length / (b.size * imgsz * imgsz), imgsz, imgsz]);
+      const logits = model.forward(x);
+      const lossSum = crossEntropy(logits, b.labels, { reduction: "sum" }).item();
+      acc.add(logits.data, b.labels, b.size, lossSum);
+    }));
+    if (++seen >= limit) break;
+  }
+  model.train(wasTraining);
+  return acc.result();
+}
