@@ -50,13 +50,34 @@ ConvGeometry flattened(const ConvGeometry& g) {
 
 bool useDepthwise(const ConvGeometry& g) { return g.depthwise() && g.taps() <= 64 * 64; }
 
+// Output planes smaller than this many pixels go through a staging matrix
+// (tiles of 32 columns would mostly straddle images).
+constexpr int64_t kStagingPlane = 64;
+// Largest staging matrix (16 MB); bigger outputs take the straddling tiles.
+constexpr int64_t kStagingMax = 4 << 20;
+
 void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int act,
-             float alpha) {
+             float alpha, bool flippedWeights = false) {
   if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
   const ConvGeometry f = flattened(g);
+  const int64_t P = f.outPlane(), N = f.n * P, cOutG = f.cOutG();
+  const bool staged = P < kStagingPlane && cOutG * N <= kStagingMax && f.depth() > kKC;
+  thread_local ScratchBuffer stagingBuf;
+  float* staging = staged ? stagingBuf.get(static_cast<size_t>(cOutG * N)) : nullptr;
   for (int64_t group = 0; group < f.groups; ++group) {
-    ConvForwardProblem pr{f, group, x, w, bias, y, act, alpha};
-    runBlockedGemm(activeMicroKernel(), pr, f.cOutG(), f.n * f.outPlane(), f.depth());
+    ConvForwardProblem pr{f, group, x, w, bias, y, act, alpha, staging, flippedWeights};
+    runBlockedGemm(activeMicroKernel(), pr, cOutG, N, f.depth());
+    if (!staged) continue;
+    // staging[co][n*P + q] -> y[n][group*cOutG + co][q], with the epilogue.
+    parallelFor(cOutG, [&](int64_t co) {
+      const int64_t c = group * cOutG + co;
+      for (int64_t n = 0; n < f.n; ++n) {
+        float* dst = y + (n * f.cOut + c) * P;
+        const float* src = staging + co * N + n * P;
+        for (int64_t q = 0; q < P; ++q) dst[q] = src[q];
+        if (bias || act != kActNone) finishRow(dst, P, bias ? bias[c] : 0.0f, act, alpha);
+      }
+    });
   }
 }
 
@@ -67,20 +88,44 @@ bool backwardAsForward(const ConvGeometry& g) {
 }
 
 void backwardInputAsForward(const ConvGeometry& g, const float* dy, const float* w, float* dx) {
-  thread_local ScratchBuffer flippedBuf;
-  const int64_t cInG = g.cInG(), cOutG = g.cOutG(), taps = g.taps();
-  float* flipped = flippedBuf.get(static_cast<size_t>(g.cOut * cInG * taps));
-  // flipped[g][ci][co][ky][kx] = w[g*cOutG + co][ci][kh-1-ky][kw-1-kx]
-  for (int64_t grp = 0; grp < g.groups; ++grp)
-    for (int64_t ci = 0; ci < cInG; ++ci)
-      for (int64_t co = 0; co < cOutG; ++co) {
-        const float* src = w + ((grp * cOutG + co) * cInG + ci) * taps;
-        float* dst = flipped + ((grp * cInG + ci) * cOutG + co) * taps;
-        for (int64_t t = 0; t < taps; ++t) dst[t] = src[taps - 1 - t];
+  const ConvGeometry t{g.n,       g.cOut,   g.outH,   g.outW,   g.cIn,
+                       g.kh,      g.kw,     1,        1,        g.dilH * (g.kh - 1) - g.padH,
+                       g.dilW * (g.kw - 1) - g.padW, g.dilH, g.dilW, g.groups, g.h, g.w};
+  forward(t, dy, w, nullptr, dx, kActNone, 0.0f, true);
+}
+
+// dxp = the sum, over taps in order, of each tap's column row (tap t at
+// rows + t*rowStride, one entry per output pixel) placed at its input pixel.
+// With a horizontal stride s, the sums go first to s phase planes (input
+// columns s*m + phase), where each tap's additions are contiguous, then are
+// interleaved into dxp; the order of additions is the same.
+void col2imPlane(const ConvGeometry& g, const float* rows, int64_t rowStride, float* dxp) {
+  const int64_t s = g.strideW, wp = ceilDiv(g.w, s);
+  thread_local ScratchBuffer phaseBuf;
+  float* phases = s == 1 ? dxp : phaseBuf.get(static_cast<size_t>(s * g.h * wp));
+  const int64_t planeSize = s == 1 ? g.inPlane() : s * g.h * wp;
+  for (int64_t i = 0; i < planeSize; ++i) phases[i] = 0.0f;
+  for (int64_t ky = 0; ky < g.kh; ++ky)
+    for (int64_t kx = 0; kx < g.kw; ++kx) {
+      const float* row = rows + (ky * g.kw + kx) * rowStride;
+      const int64_t off = kx * g.dilW - g.padW, phase = ((off % s) + s) % s, shift = (off - phase) / s;
+      int64_t lo, hi;
+      validColumns(g, off, lo, hi);
+      for (int64_t oy = 0; oy < g.outH; ++oy) {
+        const int64_t iy = oy * g.strideH - g.padH + ky * g.dilH;
+        if (iy < 0 || iy >= g.h) continue;
+        float* dst = s == 1 ? dxp + iy * g.w + off : phases + (phase * g.h + iy) * wp + shift;
+        const float* cr = row + oy * g.outW;
+        for (int64_t ox = lo; ox < hi; ++ox) dst[ox] += cr[ox];
       }
-  ConvGeometry t{g.n,       cOutG * g.groups, g.outH, g.outW, g.cIn, g.kh, g.kw, 1, 1,
-                 g.dilH * (g.kh - 1) - g.padH, g.dilW * (g.kw - 1) - g.padW, g.dilH, g.dilW, g.groups, g.h, g.w};
-  forward(t, dy, flipped, nullptr, dx, kActNone, 0.0f);
+    }
+  if (s == 1) return;
+  for (int64_t iy = 0; iy < g.h; ++iy)
+    for (int64_t phase = 0; phase < s; ++phase) {
+      const float* src = phases + (phase * g.h + iy) * wp;
+      float* dst = dxp + iy * g.w + phase;
+      for (int64_t m = 0; m * s + phase < g.w; ++m) dst[m * s] = src[m];
+    }
 }
 
 // General case: column blocks col = W^T dy for a few images at a time, then a
@@ -99,21 +144,7 @@ void backwardInputByColumns(const ConvGeometry& g, const float* dy, const float*
       parallelFor(nb * g.cInG(), [&](int64_t t) {
         const int64_t nl = t / g.cInG(), ci = t % g.cInG();
         float* dxp = dx + ((n0 + nl) * g.cIn + group * g.cInG() + ci) * g.inPlane();
-        for (int64_t i = 0; i < g.inPlane(); ++i) dxp[i] = 0.0f;
-        for (int64_t ky = 0; ky < g.kh; ++ky)
-          for (int64_t kx = 0; kx < g.kw; ++kx) {
-            const float* row = col + ((ci * g.kh + ky) * g.kw + kx) * cols + nl * P;
-            const int64_t off = kx * g.dilW - g.padW;
-            int64_t lo, hi;
-            validColumns(g, off, lo, hi);
-            for (int64_t oy = 0; oy < g.outH; ++oy) {
-              const int64_t iy = oy * g.strideH - g.padH + ky * g.dilH;
-              if (iy < 0 || iy >= g.h) continue;
-              float* dxr = dxp + iy * g.w + off;
-              const float* cr = row + oy * g.outW;
-              for (int64_t ox = lo; ox < hi; ++ox) dxr[ox * g.strideW] += cr[ox];
-            }
-          }
+        col2imPlane(g, col + ci * g.taps() * cols + nl * P, cols, dxp);
       });
     }
   }
@@ -125,17 +156,24 @@ void backwardInput(const ConvGeometry& g, const float* dy, const float* w, float
   backwardInputByColumns(g, dy, w, dx);
 }
 
-// dbias[c] = sum of dy over images and pixels: images in order, each plane's
-// sum in float, accumulated in double.
+// Sum of a plane in a fixed order: 16 interleaved float partial sums (so the
+// compiler can vectorise without reassociating), combined in double.
+double planeSum(const float* p, int64_t count) {
+  float lanes[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= count; i += 16)
+    for (int l = 0; l < 16; ++l) lanes[l] += p[i + l];
+  double total = 0.0;
+  for (int l = 0; l < 16; ++l) total += lanes[l];
+  for (; i < count; ++i) total += p[i];
+  return total;
+}
+
+// dbias[c] = sum of dy over images and pixels, images in order.
 void biasGradient(const ConvGeometry& g, const float* dy, float* dbias) {
   parallelFor(g.cOut, [&](int64_t c) {
     double acc = 0.0;
-    for (int64_t n = 0; n < g.n; ++n) {
-      const float* p = dy + (n * g.cOut + c) * g.outPlane();
-      float s = 0.0f;
-      for (int64_t i = 0; i < g.outPlane(); ++i) s += p[i];
-      acc += s;
-    }
+    for (int64_t n = 0; n < g.n; ++n) acc += planeSum(dy + (n * g.cOut + c) * g.outPlane(), g.outPlane());
     dbias[c] = static_cast<float>(acc);
   });
 }

@@ -9,7 +9,7 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
-#include <cstring>
+#include <vector>
 
 #include "conv.h"
 #include "gemm_driver.h"
@@ -53,6 +53,74 @@ inline void gatherRow(float* out, const float* src, int64_t ix0, int64_t stride,
   }
 }
 
+inline void im2colPortable(float* dst, int width, int64_t kc, int64_t p0, int64_t taps, int64_t chanStride,
+                           int stride, const float* x, const Im2colSegment* table, int segsPerTap) {
+  int64_t c = p0 / taps, tap = p0 % taps;
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* base = x + c * chanStride;
+    const Im2colSegment* seg = table + tap * segsPerTap;
+    for (int s = 0; s < segsPerTap; ++s) {
+      float* out = dst + p * width + seg[s].col;
+      for (int t = 0; t < seg[s].len; ++t) {
+        const int bit = t * stride;
+        out[t] = (seg[s].mask >> bit) & 1u ? base[seg[s].offset + bit] : 0.0f;
+      }
+    }
+    if (++tap == taps) tap = 0, ++c;
+  }
+}
+
+// Builds the segment table of a panel (columns j0 .. j0+cols of width),
+// stride 1 or 2: for each tap, the same split of the panel's pixel runs into
+// pieces of at most 16 (and zero pieces for columns past `cols`). Offsets
+// count from channel 0 of the group in image 0. Only the `tapCount` taps from
+// `tapBegin` on (cyclically) are filled: the ones the depth rows use.
+// Returns segments per tap.
+inline int buildIm2colTable(const ConvGeometry& g, int64_t cBase, int64_t j0, int cols, int width,
+                            int64_t tapBegin, int64_t tapCount, Im2colSegment* table) {
+  PixelRun runs[kKC];
+  const int nRuns = splitPixelRuns(g, j0, cols, runs);
+  int count = (width - cols + 15) / 16;
+  for (int r = 0; r < nRuns; ++r) count += (runs[r].len + 15) / 16;
+  const int64_t s = g.strideW, span = 16 * s;  // source elements a segment's mask covers
+  for (int64_t step = 0; step < tapCount; ++step) {
+    const int64_t tap = (tapBegin + step) % g.taps(), ky = tap / g.kw, kx = tap % g.kw;
+    Im2colSegment* out = table + tap * count;
+    int k = 0;
+    for (int r = 0; r < nRuns; ++r) {
+      const PixelRun& run = runs[r];
+      const int64_t iy = run.oy * g.strideH - g.padH + ky * g.dilH;
+      const bool rowValid = iy >= 0 && iy < g.h;
+      const int64_t rowStart = ((run.n * g.cIn + cBase) * g.h + (rowValid ? iy : 0)) * g.w;
+      for (int t0 = 0; t0 < run.len; t0 += 16) {
+        const int len = std::min(16, run.len - t0);
+        const int64_t ix = (run.ox + t0) * s - g.padW + kx * g.dilW;
+        // Bits [lo, hi): source elements inside the row that the lanes read.
+        const int64_t lo = std::clamp<int64_t>(-ix, 0, span);
+        const int64_t hi = std::clamp<int64_t>(g.w - ix, lo, std::min<int64_t>(span, (len - 1) * s + 1));
+        const uint32_t mask =
+            rowValid ? static_cast<uint32_t>(((uint64_t{1} << hi) - 1) & ~((uint64_t{1} << lo) - 1)) : 0u;
+        out[k++] = Im2colSegment{rowStart + ix, mask, run.col + t0, len};
+      }
+    }
+    for (int c = cols; c < width; c += 16) out[k++] = Im2colSegment{0, 0, c, std::min(16, width - c)};
+  }
+  return count;
+}
+
+// dst[r*width + c] = im2col(x)[row0 + r][pixel0 + c] for r < rows, c < width
+// (0 for c >= pixels), for a stride of 1 or 2 and width <= kKC.
+inline void im2colBlock(const ConvGeometry& g, int64_t cBase, const float* x, float* dst, int width, int64_t row0,
+                        int64_t rows, int64_t pixel0, int pixels) {
+  thread_local std::vector<Im2colSegment> table;
+  table.resize(static_cast<size_t>(g.taps() * (width + width / 8 + 2)));
+  const int segs = buildIm2colTable(g, cBase, pixel0, pixels, width, row0 % g.taps(), std::min(rows, g.taps()),
+                                    table.data());
+  static const Im2colFn simd = activeMicroKernel().im2col;
+  (simd ? simd : im2colPortable)(dst, width, rows, row0, g.taps(), g.inPlane(), static_cast<int>(g.strideW), x,
+                                 table.data(), segs);
+}
+
 // The activation of the fused epilogue, applied in place after the bias.
 inline void finishRow(float* row, int64_t count, float bias, int act, float alpha) {
   for (int64_t t = 0; t < count; ++t) row[t] += bias;
@@ -88,16 +156,43 @@ struct ConvForwardProblem {
   float* y;
   int act;
   float alpha;
+  // When set (small output planes, where most tiles would straddle images):
+  // C goes to this plain [cOutG x batch*P] matrix instead, and the caller
+  // moves it into y with the epilogue once all depth blocks are done.
+  float* staging = nullptr;
+  // Backward input as a forward pass: w is the original convolution's weight
+  // ([g.cIn x g.cOutG() x taps], g being the swapped geometry), read flipped
+  // in space with the channel roles swapped, so no flipped copy is made.
+  bool flippedWeights = false;
 
   void packA(float* dst, int width, int64_t i0, int rows, int64_t p0, int64_t kc) const {
     const int64_t K = g.depth();
-    packTransposed(dst, width, w + (group * g.cOutG() + i0) * K + p0, K, rows, kc);
+    if (!flippedWeights) {
+      packTransposed(dst, width, w + (group * g.cOutG() + i0) * K + p0, K, rows, kc);
+      return;
+    }
+    // Row i (output channel of the swapped pass = input channel ci of the
+    // original), depth k = (original output channel co, tap).
+    const int64_t taps = g.taps(), rowStride = taps, coStride = g.cOutG() * taps;
+    const float* base = w + (group * g.cInG() * g.cOutG() + i0) * taps;
+    int64_t co = p0 / taps, tap = p0 % taps;
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = base + co * coStride + (taps - 1 - tap);
+      float* d = dst + p * width;
+      for (int i = 0; i < rows; ++i) d[i] = src[i * rowStride];
+      for (int i = rows; i < width; ++i) d[i] = 0.0f;
+      if (++tap == taps) tap = 0, ++co;
+    }
   }
 
   void packB(float* dst, int width, int64_t p0, int64_t kc, int64_t j0, int cols) const {
+    const int64_t taps = g.taps(), cBase = group * g.cInG();
+    if (g.strideW <= 2 && width <= kKC) {  // table-driven: index arithmetic once per panel
+      im2colBlock(g, cBase, x, dst, width, p0, kc, j0, cols);
+      return;
+    }
     PixelRun runs[64];
     const int nRuns = splitPixelRuns(g, j0, cols, runs);
-    const int64_t taps = g.taps(), cBase = group * g.cInG();
     int64_t c = p0 / taps, ky = (p0 % taps) / g.kw, kx = p0 % g.kw;
     for (int64_t p = 0; p < kc; ++p) {
       float* d = dst + p * width;
@@ -123,6 +218,11 @@ struct ConvForwardProblem {
   void tile(const MicroKernel& uk, const float* ap, const float* bp, int64_t kc, int64_t i0, int64_t j0, int rows,
             int cols, bool firstK, bool lastK) const {
     const int64_t P = g.outPlane(), n0 = j0 / P, q0 = j0 % P, co0 = group * g.cOutG() + i0;
+    if (staging) {
+      const int64_t N = g.n * P;
+      uk.run(kc, ap, bp, staging + i0 * N + j0, N, 1.0f, firstK ? 0.0f : 1.0f, rows, cols);
+      return;
+    }
     if (q0 + cols <= P) {  // the tile lies in one image: store straight into its planes
       float* c = y + (n0 * g.cOut + co0) * P + q0;
       uk.run(kc, ap, bp, c, P, 1.0f, firstK ? 0.0f : 1.0f, rows, cols);
@@ -130,18 +230,32 @@ struct ConvForwardProblem {
         for (int i = 0; i < rows; ++i) finishRow(c + i * P, cols, bias ? bias[co0 + i] : 0.0f, act, alpha);
       return;
     }
-    // The tile straddles images: compute into a small tile, then scatter.
+    // The tile straddles images: compute into a small tile, then scatter
+    // each row's per-image pieces (found once for the whole tile).
     alignas(64) float tmp[16 * 64];
     uk.run(kc, ap, bp, tmp, uk.nr, 1.0f, 0.0f, rows, cols);
+    int pieceCol[65], pieceLen[65];
+    int64_t pieceOffset[65];  // offset of (image, pixel) from the tile's first channel plane
+    int pieces = 0;
+    for (int col = 0, n = static_cast<int>(n0), q = static_cast<int>(q0); col < cols; ++n, q = 0) {
+      const int len = static_cast<int>(std::min<int64_t>(cols - col, P - q));
+      pieceCol[pieces] = col;
+      pieceLen[pieces] = len;
+      pieceOffset[pieces++] = (n * g.cOut + co0) * P + q;
+      col += len;
+    }
     for (int i = 0; i < rows; ++i) {
-      for (int col = 0; col < cols;) {
-        const int64_t j = j0 + col, n = j / P, q = j % P;
-        const int len = static_cast<int>(std::min<int64_t>(cols - col, P - q));
-        float* dst = y + (n * g.cOut + co0 + i) * P + q;
-        const float* src = tmp + i * uk.nr + col;
-        for (int t = 0; t < len; ++t) dst[t] = firstK ? src[t] : dst[t] + src[t];
+      const float* srcRow = tmp + i * uk.nr;
+      for (int k = 0; k < pieces; ++k) {
+        float* dst = y + pieceOffset[k] + i * P;
+        const float* src = srcRow + pieceCol[k];
+        const int len = pieceLen[k];
+        if (firstK) {
+          for (int t = 0; t < len; ++t) dst[t] = src[t];
+        } else {
+          for (int t = 0; t < len; ++t) dst[t] += src[t];
+        }
         if (lastK && (bias || act != kActNone)) finishRow(dst, len, bias ? bias[co0 + i] : 0.0f, act, alpha);
-        col += len;
       }
     }
   }
@@ -170,7 +284,8 @@ struct ConvColumnsProblem {
       for (int c = 0; c < nCols;) {
         const int64_t j = j0 + c, n = n0 + j / P, q = j % P;
         const int len = static_cast<int>(std::min<int64_t>(nCols - c, P - q));
-        std::memcpy(d + c, dy + (n * g.cOut + co) * P + q, sizeof(float) * static_cast<size_t>(len));
+        const float* src = dy + (n * g.cOut + co) * P + q;
+        for (int t = 0; t < len; ++t) d[c + t] = src[t];  // short runs: a loop beats memcpy
         c += len;
       }
       for (int j = nCols; j < width; ++j) d[j] = 0.0f;
@@ -205,6 +320,11 @@ struct ConvWeightGradProblem {
   void packB(float* dst, int width, int64_t p0, int64_t kc, int64_t j0, int cols) const {
     thread_local ScratchBuffer lineBuf;
     float* lines = lineBuf.get(static_cast<size_t>(width * kc));
+    if (g.strideW <= 2) {  // the im2col rows of these columns, as in the forward pass
+      im2colBlock(g, group * g.cInG(), x, lines, static_cast<int>(kc), j0, cols, p0, static_cast<int>(kc));
+      packTransposed(dst, width, lines, kc, cols, kc);
+      return;
+    }
     PixelRun runs[kKC];  // the depth block's pixels, split where (n, oy) changes
     const int nRuns = splitPixelRuns(g, p0, static_cast<int>(kc), runs);
     const int64_t taps = g.taps(), cBase = group * g.cInG();

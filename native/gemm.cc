@@ -45,7 +45,7 @@ MicroKernel chooseMicroKernel() {
     default: break;
   }
 #endif
-  return MicroKernel{kScalarMR, kScalarNR, microScalar, nullptr, nullptr, "scalar"};
+  return MicroKernel{kScalarMR, kScalarNR, microScalar, nullptr, nullptr, nullptr, "scalar"};
 }
 
 // C = alpha * op(A) op(B) + beta * C on plain row-major matrices.
@@ -166,10 +166,6 @@ void gemmBatched(int64_t batch, bool transA, bool transB, int64_t m, int64_t n, 
 }
 
 void registerGemm(napi_env env, napi_value exports) {
-  // Start the pool's workers at load time, well before the first job: a worker
-  // that first reads the job generation after a job was posted misses that job
-  // and the caller waits forever (a race in threadpool.cc, reported).
-  numThreads();
   exportFn(env, exports, "gemm", wrap<gemmExport>);
   exportFn(env, exports, "peakGflops", wrapValue<peakGflopsExport>);
 }

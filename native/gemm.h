@@ -22,6 +22,24 @@ using MicroFn = void (*)(int64_t kc, const float* a, const float* b, float* c, i
 // dst[p*width + j] = src[p*ld + j]; for p < kc.
 using PackFn = void (*)(float* dst, int width, const float* src, int64_t ld, int count, int64_t kc);
 
+// Implicit im2col, table-driven: a panel's columns split into segments of at
+// most 16 output pixels that read one input row with a fixed stride (1 or 2).
+// A segment's lanes are valid where `mask` has a bit: for stride 1, bit t
+// covers source element offset + t; for stride 2, bit i covers offset + i
+// (i < 32) and lane t reads offset + 2t. Invalid lanes read as zero.
+struct Im2colSegment {
+  int64_t offset;  // from the channel-0 base of the depth row's image
+  uint32_t mask;
+  int32_t col;  // first panel column written
+  int32_t len;  // columns written (<= 16)
+};
+
+// For each depth row p < kc (global row p0 + p: channel c = row / taps, tap =
+// row % taps), writes dst[p*width + col + t] from x + c*chanStride + offset
+// for every segment of that tap (table[tap*segsPerTap ...]).
+using Im2colFn = void (*)(float* dst, int width, int64_t kc, int64_t p0, int64_t taps, int64_t chanStride,
+                          int stride, const float* x, const Im2colSegment* table, int segsPerTap);
+
 struct MicroKernel {
   int mr;
   int nr;
@@ -29,6 +47,7 @@ struct MicroKernel {
   // SIMD packers for this ISA; null where the portable ones serve.
   PackFn packTransposed;
   PackFn packStraight;
+  Im2colFn im2col;
   const char* name;
 };
 

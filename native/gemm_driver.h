@@ -4,10 +4,11 @@
 // panels of A and B (plain matrices, or implicit im2col straight from an
 // image) and how to store a finished tile (plain rows, or NCHW planes).
 //
-// Loop nest (BLIS-like): for each depth block pc (kKC), pack all of A[:, pc]
-// into panels (in parallel), then compute C in parallel tasks: each task
-// packs a chunk of B's columns into its thread's buffer and runs every A
-// micro-panel of its rows over it (A micro-panel outer, so it stays in L1).
+// Loop nest (BLIS-like): pack A into panels for a group of depth blocks (kKC
+// each; all of K when it fits), in parallel; then compute C in parallel
+// tasks: for each depth block of the group in order, a task packs a chunk of
+// B's columns into its thread's buffer and runs every A micro-panel of its
+// rows over it (A micro-panel outer, so it stays in L1).
 // Every element of C is computed by exactly one micro-kernel call per depth
 // block, depth blocks in increasing order, so results do not depend on the
 // thread count or on how tiles are spread over threads.
@@ -36,6 +37,8 @@ constexpr int64_t kKC = 256;
 // Most columns of B per task: its packed chunk (256 x 512 floats, 512 KB)
 // stays in the 2 MB L2 while the task's A micro-panels pass over it.
 constexpr int64_t kTaskColumns = 512;
+// Most floats of packed A held at once (16 MB).
+constexpr int64_t kPackedAMax = 4 << 20;
 
 // A 64-byte aligned scratch buffer that grows and is never shrunk, so steady
 // state calls do not allocate.
@@ -63,6 +66,18 @@ class ScratchBuffer {
 
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// The calling thread's packing buffers, shared by every kind of GEMM (one
+// set per thread, not one per Problem type). A GEMM started inside another
+// kernel's task, where parallelFor runs serially, uses its own thread's set.
+inline ScratchBuffer& packedABuffer() {
+  thread_local ScratchBuffer buffer;
+  return buffer;
+}
+inline ScratchBuffer& packedBBuffer() {
+  thread_local ScratchBuffer buffer;
+  return buffer;
+}
+
 template <class Problem>
 void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t N, int64_t K) {
   if (M <= 0 || N <= 0 || K <= 0) return;
@@ -73,13 +88,17 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
   const int64_t rowsBase = M / aPanels, rowsExtra = M % aPanels;
   auto panelStart = [&](int64_t ip) { return ip * rowsBase + std::min(ip, rowsExtra); };
   auto panelRows = [&](int64_t ip) { return static_cast<int>(rowsBase + (ip < rowsExtra ? 1 : 0)); };
-  // Per calling thread, so that a GEMM started inside another kernel's task
-  // (where parallelFor runs serially) has its own panels.
-  thread_local ScratchBuffer aBuf;
-  float* aPack = aBuf.get(static_cast<size_t>(aPanels * MR * std::min(K, kKC)));
-
+  // Tasks: column chunks first (each packs its own B chunk, so more chunks
+  // cost nothing extra), then row blocks if there are still too few to keep
+  // every thread busy to the end. Task shape never changes results.
   const int threads = numThreads();
   const bool serial = threads == 1 || static_cast<double>(M) * N * K < 64.0 * 64 * 64;
+  const int64_t bPanels = ceilDiv(N, NR);
+  const int64_t wantTasks = serial ? 1 : 4 * threads;
+  const int64_t colChunks = std::min(bPanels, std::max(ceilDiv(N, kTaskColumns), wantTasks));
+  const int64_t panelsPerChunk = ceilDiv(bPanels, colChunks);
+  const int64_t rowBlocks = std::min(aPanels, ceilDiv(wantTasks, colChunks));
+  const int64_t panelsPerRowBlock = ceilDiv(aPanels, rowBlocks);
   auto forEach = [serial](int64_t count, const auto& fn) {
     if (serial) {
       for (int64_t i = 0; i < count; ++i) fn(i);
@@ -88,39 +107,43 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
     }
   };
 
-  // Tasks: column chunks first (each packs its own B chunk, so more chunks
-  // cost nothing extra), then row blocks if there are still too few to keep
-  // every thread busy to the end. Task shape never changes results.
-  const int64_t bPanels = ceilDiv(N, NR);
-  const int64_t wantTasks = serial ? 1 : 4 * threads;
-  const int64_t colChunks = std::min(bPanels, std::max(ceilDiv(N, kTaskColumns), wantTasks));
-  const int64_t panelsPerChunk = ceilDiv(bPanels, colChunks);
-  const int64_t rowBlocks = std::min(aPanels, ceilDiv(wantTasks, colChunks));
-  const int64_t panelsPerRowBlock = ceilDiv(aPanels, rowBlocks);
+  // A is packed for several depth blocks at once (all of them when it fits
+  // kPackedAMax), so that each task then runs through those blocks on its own:
+  // two thread-pool jobs per group of depth blocks, not two per block.
+  const int64_t aBlockFloats = aPanels * MR * kKC;
+  const int64_t blocks = ceilDiv(K, kKC);
+  const int64_t blocksPerGroup = std::clamp<int64_t>(kPackedAMax / aBlockFloats, 1, blocks);
+  float* aPack = packedABuffer().get(static_cast<size_t>(aBlockFloats * blocksPerGroup));
 
-  for (int64_t pc = 0; pc < K; pc += kKC) {
-    const int64_t kc = std::min(kKC, K - pc);
-    const bool firstK = pc == 0, lastK = pc + kc >= K;
-    forEach(aPanels, [&](int64_t ip) { pr.packA(aPack + ip * MR * kc, MR, panelStart(ip), panelRows(ip), pc, kc); });
+  for (int64_t b0 = 0; b0 < blocks; b0 += blocksPerGroup) {
+    const int64_t b1 = std::min(blocks, b0 + blocksPerGroup);
+    forEach((b1 - b0) * aPanels, [&](int64_t t) {
+      const int64_t blk = b0 + t / aPanels, ip = t % aPanels, pc = blk * kKC, kc = std::min(kKC, K - pc);
+      pr.packA(aPack + (blk - b0) * aBlockFloats + ip * MR * kc, MR, panelStart(ip), panelRows(ip), pc, kc);
+    });
     forEach(colChunks * rowBlocks, [&](int64_t t) {
       const int64_t cb = t / rowBlocks, rb = t % rowBlocks;
       const int64_t jpBegin = cb * panelsPerChunk, jpEnd = std::min(bPanels, jpBegin + panelsPerChunk);
+      const int64_t ipBegin = rb * panelsPerRowBlock, ipEnd = std::min(aPanels, ipBegin + panelsPerRowBlock);
       // This task's B chunk, packed into the running thread's own buffer
       // (grown once), where it stays in L2 while the A panels pass over it.
-      thread_local ScratchBuffer bBuf;
-      float* bPack = bBuf.get(static_cast<size_t>(panelsPerChunk * NR * kc));
-      for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
-        const int64_t j0 = jp * NR;
-        pr.packB(bPack + (jp - jpBegin) * NR * kc, NR, pc, kc, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)));
-      }
-      const int64_t ipEnd = std::min(aPanels, (rb + 1) * panelsPerRowBlock);
-      for (int64_t ip = rb * panelsPerRowBlock; ip < ipEnd; ++ip) {
-        const int64_t i0 = panelStart(ip);
-        const int rows = panelRows(ip);
+      float* bPack = packedBBuffer().get(static_cast<size_t>(panelsPerChunk * NR * kKC));
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t pc = blk * kKC, kc = std::min(kKC, K - pc);
+        const bool firstK = pc == 0, lastK = pc + kc >= K;
+        const float* aBlock = aPack + (blk - b0) * aBlockFloats;
         for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
           const int64_t j0 = jp * NR;
-          const int cols = static_cast<int>(std::min<int64_t>(NR, N - j0));
-          pr.tile(uk, aPack + ip * MR * kc, bPack + (jp - jpBegin) * NR * kc, kc, i0, j0, rows, cols, firstK, lastK);
+          pr.packB(bPack + (jp - jpBegin) * NR * kc, NR, pc, kc, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)));
+        }
+        for (int64_t ip = ipBegin; ip < ipEnd; ++ip) {
+          const int64_t i0 = panelStart(ip);
+          const int rows = panelRows(ip);
+          for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
+            const int64_t j0 = jp * NR;
+            const int cols = static_cast<int>(std::min<int64_t>(NR, N - j0));
+            pr.tile(uk, aBlock + ip * MR * kc, bPack + (jp - jpBegin) * NR * kc, kc, i0, j0, rows, cols, firstK, lastK);
+          }
         }
       }
     });

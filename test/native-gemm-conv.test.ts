@@ -250,6 +250,10 @@ const convCases: [string, ConvCase][] = [
   ["1x1 with padding", shape(2, 3, 4, 5, 6, 1, { padH: 1, padW: 1 })],
   ["rectangular kernel and stride", shape(2, 5, 9, 8, 6, [3, 1], { strideH: 2, strideW: 1, padH: 1, padW: 0 })],
   ["groups 3 of 1x1", shape(2, 9, 5, 5, 6, 1, { groups: 3, bias: true })],
+  ["narrow maps, many images (many pixel runs per depth block)", shape(40, 3, 4, 2, 5, 3, { padH: 1, padW: 1 })],
+  ["3x3 stride 3 (no table path)", shape(2, 4, 11, 10, 5, 3, { strideH: 3, strideW: 3, padH: 1, padW: 1 })],
+  ["4x4 maps, deep: staged output", shape(3, 40, 4, 4, 20, 3, { padH: 1, padW: 1, bias: true, act: Act.relu })],
+  ["groups 2, 3x3 maps, deep: staged output", shape(2, 80, 3, 3, 18, 3, { padH: 1, padW: 1, groups: 2, bias: true })],
 ];
 
 check("conv2d forward matches the oracle, with bias and fused activations", () => {
@@ -324,8 +328,9 @@ function outputDigest(k: Kernels): string {
 
 function runChild(env: Record<string, string>, args: string[]): { status: number | null; stdout: string; stderr: string } {
   // Without the parent runner's context, so that the child reports in plain TAP.
-  const { NODE_TEST_CONTEXT: _context, ...parentEnv } = process.env;
-  const r = spawnSync(process.execPath, args, { env: { ...parentEnv, ...env }, encoding: "utf8", timeout: 60_000 });
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, args, { env: childEnv, encoding: "utf8", timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -335,7 +340,7 @@ if (digestMode) {
   check("same bits with KILN_THREADS=1 and 2", () => {
     const digest = (threads: string): string => {
       const r = runChild({ KILN_THREADS: threads, KILN_GEMM_CONV_DIGEST: "1" }, [thisFile]);
-      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.status, 0, `KILN_THREADS=${threads} child: status ${r.status}\n${r.stderr}`);
       const line = r.stdout.split("\n").find((l) => l.startsWith("digest "));
       assert.ok(line, r.stdout);
       return line;

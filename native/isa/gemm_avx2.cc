@@ -19,10 +19,12 @@ inline __m256i laneMask(int n) {
 template <int R>
 void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta, int nr) {
   __m256 lo[R], hi[R];
+#pragma GCC unroll 8
   for (int i = 0; i < R; ++i) lo[i] = hi[i] = _mm256_setzero_ps();
+#pragma GCC unroll 4
   for (int64_t p = 0; p < kc; ++p) {
-    _mm_prefetch(reinterpret_cast<const char*>(b + 8 * kNR), _MM_HINT_T0);
     const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+#pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       const __m256 ai = _mm256_broadcast_ss(a + i);
       lo[i] = _mm256_fmadd_ps(ai, b0, lo[i]);
@@ -33,6 +35,7 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, flo
   }
   const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
   if (nr == kNR) {
+#pragma GCC unroll 8
     for (int i = 0; i < R; ++i) {
       float* row = c + i * ldc;
       __m256 r0 = _mm256_mul_ps(va, lo[i]), r1 = _mm256_mul_ps(va, hi[i]);
@@ -46,6 +49,7 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, flo
     return;
   }
   const __m256i m0 = laneMask(nr), m1 = laneMask(nr - 8);
+#pragma GCC unroll 8
   for (int i = 0; i < R; ++i) {
     float* row = c + i * ldc;
     __m256 r0 = _mm256_mul_ps(va, lo[i]), r1 = _mm256_mul_ps(va, hi[i]);
@@ -67,7 +71,7 @@ void run(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, floa
 
 }  // namespace
 
-MicroKernel microKernelAvx2() { return MicroKernel{kMR, kNR, run, nullptr, nullptr, "avx2 6x16"}; }
+MicroKernel microKernelAvx2() { return MicroKernel{kMR, kNR, run, nullptr, nullptr, nullptr, "avx2 6x16"}; }
 
 double fmaBurnAvx2(int64_t iters) {
   constexpr int kChains = 12;

@@ -1,6 +1,8 @@
-// AVX-512 SGEMM micro-kernel: 14 rows x 32 columns (two zmm per row), 28
+// AVX-512 SGEMM kernels: the 14 x 32 micro-kernel (two zmm per row), 28
 // accumulators, enough independent FMA chains for 2 FMA ports x 4 cycles of
-// latency. Compiled with -mavx512f/bw/dq/vl; called only on such CPUs.
+// latency; the panel packers (16 x 16 register transposes) and the table-driven
+// implicit im2col (masked loads). Compiled with -mavx512f/bw/dq/vl; called
+// only on such CPUs.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -119,9 +121,36 @@ void packStraight(float* dst, int width, const float* src, int64_t ld, int cols,
   }
 }
 
+// Masked loads never touch masked-off lanes, so padding costs nothing: lanes
+// outside the input row read as zero.
+void im2col(float* dst, int width, int64_t kc, int64_t p0, int64_t taps, int64_t chanStride, int stride,
+            const float* x, const Im2colSegment* table, int segsPerTap) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  int64_t c = p0 / taps, tap = p0 % taps;
+  for (int64_t p = 0; p < kc; ++p) {
+    const float* base = x + c * chanStride;
+    float* d = dst + p * width;
+    const Im2colSegment* seg = table + tap * segsPerTap;
+    if (stride == 1) {
+      for (int s = 0; s < segsPerTap; ++s) {
+        const __m512 v = _mm512_maskz_loadu_ps(static_cast<__mmask16>(seg[s].mask), base + seg[s].offset);
+        _mm512_mask_storeu_ps(d + seg[s].col, firstLanes(seg[s].len), v);
+      }
+    } else {
+      for (int s = 0; s < segsPerTap; ++s) {
+        const float* src = base + seg[s].offset;
+        const __m512 lo = _mm512_maskz_loadu_ps(static_cast<__mmask16>(seg[s].mask), src);
+        const __m512 hi = _mm512_maskz_loadu_ps(static_cast<__mmask16>(seg[s].mask >> 16), src + 16);
+        _mm512_mask_storeu_ps(d + seg[s].col, firstLanes(seg[s].len), _mm512_permutex2var_ps(lo, even, hi));
+      }
+    }
+    if (++tap == taps) tap = 0, ++c;
+  }
+}
+
 }  // namespace
 
-MicroKernel microKernelAvx512() { return MicroKernel{kMR, kNR, run, packTransposed, packStraight, "avx512 14x32"}; }
+MicroKernel microKernelAvx512() { return MicroKernel{kMR, kNR, run, packTransposed, packStraight, im2col, "avx512 14x32"}; }
 
 double fmaBurnAvx512(int64_t iters) {
   constexpr int kChains = 16;

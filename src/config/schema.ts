@@ -57,7 +57,7 @@ export const trainConfigSchema = z.object({
   patience: z.number().int().min(0).default(50).describe("stop after this many epochs without a better val accuracy (0: never)"),
   nonfinite_max_fraction: fraction01().default(0.2).describe("stop when more than this share of an epoch's batches had a non-finite loss or gradient"),
   // ---- optimizer and schedule
-  optimizer: z.enum(["auto", "SGD", "Adam", "AdamW"]).default("auto").describe("optimizer; auto picks SGD for long runs (>10 000 steps), else AdamW with a learning rate for nc (Ultralytics' rule)"),
+  optimizer: z.enum(["auto", "SGD", "Adam", "AdamW"]).default("auto").describe("optimizer; auto picks SGD (lr 0.01) for long runs (>10 000 steps), else AdamW (lr 0.002)"),
   lr0: z.number().gt(0).max(10).default(0.01).describe("initial learning rate"),
   lrf: z.number().gt(0).max(1).default(0.01).describe("final learning rate as a fraction of lr0"),
   momentum: z.number().min(0).lt(1).default(0.937).describe("SGD momentum / Adam beta1"),

@@ -138,7 +138,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   const quick = config.quick;
   const batchLimit = quick ? 2 : undefined;
   const stepsPerEpoch = Math.ceil(Math.min(train.length, batchLimit ?? Infinity) / config.accumulate);
-  const opt = buildOptimizer(model, config, nc, stepsPerEpoch);
+  const opt = buildOptimizer(model, config, stepsPerEpoch);
   const ema = config.ema ? new Ema(createModel(config.model, { nc, inChannels: channels, rng: new Rng(0) }) as Classifier, model) : null;
 
   // ---- run directory
