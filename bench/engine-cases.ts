@@ -1,11 +1,8 @@
 // The engine benchmark's four cases on kiln's side: model, input, loss. The
 // PyTorch peer (bench/peer/engine.py) builds the same architectures and losses.
-import { add, crossEntropy, mul, square, sum, type Tensor } from "../src/engine/index.js";
+import { add, crossEntropy, mean, square, type Tensor } from "../src/engine/index.js";
 import type { AnyModule, Module } from "../src/nn/index.js";
 import { mnistCnn, mobilenetV2, resnet18, yolov8 } from "../src/models/index.js";
-
-/** Scale of the detector's surrogate loss (the peer uses the same constant). */
-const SURROGATE_SCALE = 1e-4;
 
 export interface EngineCase {
   /** Images per training step. */
@@ -29,10 +26,13 @@ const classifier = (model: Module<[Tensor], Tensor>): BuiltCase => ({
   forwardLoss: (x, targets) => crossEntropy(model.forward(x), targets),
 });
 
-/** The detector's head outputs' sum of squares, scaled: a loss with the shape of real training. */
+/**
+ * Each head output's mean of squares (its sum of squares scaled by 1/numel),
+ * summed: a loss with the shape of real training that stays finite under SGD.
+ * The peer computes the same.
+ */
 function sumOfSquares(outputs: readonly Tensor[]): Tensor {
-  const terms = outputs.map((o) => sum(square(o)));
-  return mul(terms.reduce((a, b) => add(a, b)), SURROGATE_SCALE);
+  return outputs.map((o) => mean(square(o))).reduce((a, b) => add(a, b));
 }
 
 function detector(): BuiltCase {
