@@ -1,19 +1,12 @@
 // Seeds derived from several parts (seed, epoch, sample index, a class name), so each
 // random decision has its own stream and does not depend on the order work is done in.
-import { Rng } from "../engine/rng.js";
+import { fmix32, Rng } from "../engine/rng.js";
 
 /** A well-mixed 32-bit value from integer parts (murmur3's finaliser after each part). */
 export function mixSeed(...parts: number[]): number {
   let h = 0x2545f491;
-  for (const part of parts) {
-    h = Math.imul(h ^ (part >>> 0), 0x9e3779b1);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-  }
-  return h >>> 0;
+  for (const part of parts) h = fmix32(Math.imul(h ^ (part >>> 0), 0x9e3779b1));
+  return h;
 }
 
 /** FNV-1a of a string, to bring names (classes, splits) into mixSeed. */

@@ -3,12 +3,16 @@
 // Its whole state (including Box–Muller's cached second value) round-trips
 // through getState/setState, which is what exact resume needs.
 
+/** MurmurHash3's 32-bit finaliser in wrap-around uint32 arithmetic: the mixing step of every hash-derived seed. */
+export function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 function splitmix32(state: { s: number }): number {
   state.s = (state.s + 0x9e3779b9) | 0;
-  let z = state.s;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return (z ^ (z >>> 16)) >>> 0;
+  return fmix32(state.s);
 }
 
 const rotl = (x: number, k: number): number => (x << k) | (x >>> (32 - k));

@@ -1,15 +1,6 @@
 // Counter-based dropout mask: the same bits as the native kernel for any thread count.
 import type { F32 } from "../../kernels.js";
-
-/** MurmurHash3's 32-bit finaliser, in wrap-around uint32 arithmetic. */
-function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix32 } from "../../rng.js";
 
 /** h(i) = fmix32(fmix32(i*0x9E3779B9 + seedA) ^ seedB); u_i = (h >>> 8) / 2^24; mask_i = u_i < p ? 0 : 1/(1-p). */
 export function dropoutMask(seedA: number, seedB: number, p: number, mask: F32): void {
