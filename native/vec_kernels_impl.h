@@ -5,6 +5,7 @@
 #include "simd.h"
 #include "simd_math.h"
 #include "vec_table.h"
+#include "dw_kernels_impl.h"
 
 namespace kiln {
 namespace {
@@ -554,6 +555,7 @@ constexpr VecKernels kVecTable = {
     &bnBackwardSumsKernel<V>, &bnBackwardApplyKernel<V>, &maxPoolPlaneKernel<V>,
     &bceKernel<V>,          &bceBackwardKernel<V>,
     &sgdKernel<V>,          &adamKernel<V>,
+    &dwRowsKernel<V>,       &dwWeightRowsKernel<V>,
 };
 
 }  // namespace

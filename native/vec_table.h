@@ -32,6 +32,46 @@ struct MaxPoolPlane {
   int64_t interiorBegin, interiorEnd;
 };
 
+// One pass of a depthwise convolution plane (conv_depthwise.h), laid out so
+// that each tap t is the fixed offset off[t] from an output's position:
+// y[r*yPitch + c] = act(bias + sum over t < taps, in order, of
+// w[t] * src[r*srcPitch + off[t] + c]) for r < rows, c < cols. act: -1 none,
+// 0 relu, 1 relu6, 2 leaky relu (slope alpha), with finishRow's NaN rules.
+// src is read in whole vectors: up to 15 floats past the last element a tap
+// uses must be readable (their lanes are dropped). taps may be 0 (y = bias).
+struct DwRows {
+  const float* src;
+  int64_t srcPitch;
+  const int64_t* off;
+  const float* w;
+  int64_t taps;
+  int64_t rows, cols;
+  float* y;
+  int64_t yPitch;
+  float bias;
+  int act;
+  float alpha;
+};
+
+// The weight gradient of one plane (or of a few stacked ones): acc[t] += sum
+// over r < rows, c < cols of dy[r*dyPitch + c] * src[r*srcPitch + off[t] + c]
+// (each tap's sum in float vectors, then added in double); when dySum is set,
+// *dySum += the sum of dy, the same way. When valid is set (indexed like dy),
+// src counts as 0 where valid is 0 (so inf or NaN there is never multiplied
+// by a zero dy). Reads only the elements named.
+struct DwWeightRows {
+  const float* src;
+  int64_t srcPitch;
+  const int64_t* off;
+  int64_t taps;
+  const float* dy;
+  int64_t dyPitch;
+  int64_t rows, cols;
+  double* acc;
+  double* dySum;       // may be null
+  const float* valid;  // may be null
+};
+
 struct VecKernels {
   // y = f(x) for a `Unary` op code (see src/engine/kernels.ts); y may be x.
   void (*unary)(int op, const float* x, float* y, int64_t n, float alpha, float beta);
@@ -65,6 +105,9 @@ struct VecKernels {
 
   void (*sgd)(float* p, const float* g, float* buf, int64_t n, const SgdParams& s);
   void (*adam)(float* p, const float* g, float* m, float* v, int64_t n, const AdamParams& s);
+
+  void (*dwRows)(const DwRows& p);
+  void (*dwWeightRows)(const DwWeightRows& p);
 };
 
 // The table for the active ISA (kiln::activeIsa()); defined in elementwise.cc.

@@ -243,6 +243,23 @@ const convCases: [string, ConvCase][] = [
   ["depthwise 3x3", shape(2, 9, 11, 10, 9, 3, { padH: 1, padW: 1, groups: 9, bias: true, act: Act.relu6 })],
   ["depthwise 3x3 stride 2", shape(2, 7, 11, 12, 7, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, groups: 7 })],
   ["depthwise 5x5 dilation 2", shape(1, 4, 13, 12, 4, 5, { padH: 3, padW: 1, dilH: 2, dilW: 2, groups: 4 })],
+  ["depthwise 1x1", shape(2, 5, 6, 7, 5, 1, { groups: 5, bias: true, act: Act.silu })],
+  ["depthwise 1x1 stride 2, padding 1", shape(1, 3, 7, 8, 3, 1, { strideH: 2, strideW: 2, padH: 1, padW: 1, groups: 3 })],
+  ["depthwise 7x7 padding 3, leaky relu",
+    shape(2, 4, 9, 10, 4, 7, { padH: 3, padW: 3, groups: 4, bias: true, act: Act.leakyRelu, alpha: 0.1 })],
+  ["depthwise 3x5, stride 2x3, dilation 2x1", shape(2, 3, 13, 17, 3, [3, 5],
+    { strideH: 2, strideW: 3, padH: 2, padW: 1, dilH: 2, groups: 3, bias: true, act: Act.hardswish })],
+  ["depthwise 3x3 stride 2, dilation 3", shape(1, 2, 15, 16, 2, 3,
+    { strideH: 2, strideW: 2, padH: 3, padW: 3, dilH: 3, dilW: 3, groups: 2 })],
+  ["depthwise padding wider than the kernel", shape(1, 2, 4, 5, 2, 3, { padH: 3, padW: 4, groups: 2 })],
+  ["depthwise 3x3, width 48", shape(2, 3, 7, 48, 3, 3, { padH: 1, padW: 1, groups: 3, bias: true, act: Act.relu })],
+  ["depthwise 3x3 stride 2, width 48", shape(1, 3, 9, 48, 3, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, groups: 3 })],
+  // Every narrow width, stride 1 and 2 with padding 1 (batch 1 and 2).
+  ...Array.from({ length: 34 }, (_, i): [string, ConvCase] => {
+    const w = (i >> 1) + 1, s = (i & 1) + 1, h = 1 + (w * 5) % 9;
+    return [`depthwise 3x3 stride ${s}, ${h}x${w}`, shape(1 + (i & 1), 3, h, w, 3, 3,
+      { strideH: s, strideW: s, padH: 1, padW: 1, groups: 3, bias: w % 3 === 0, act: w % 4 === 0 ? Act.relu6 : Act.none })];
+  }),
   ["tiny 2x2 maps, tiles straddle images", shape(5, 20, 2, 2, 40, 3, { padH: 1, padW: 1, bias: true })],
   ["32->64 3x3 on 12x12 (several depth blocks)", shape(2, 32, 12, 12, 64, 3, { padH: 1, padW: 1 })],
   ["3x3 stride 2 on odd input", shape(3, 6, 9, 11, 18, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, act: Act.silu })],
@@ -311,7 +328,8 @@ function outputDigest(k: Kernels): string {
   k.gemm(1, false, true, m, n, kk, 1, randomArray(m * kk, 1), 0, randomArray(n * kk, 2), 0, 0.5, c, 0);
   add(c);
   for (const s of [shape(4, 32, 17, 17, 48, 3, { padH: 1, padW: 1 }), shape(8, 40, 4, 4, 72, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1 }),
-    shape(4, 24, 9, 9, 24, 3, { padH: 1, padW: 1, groups: 24 })]) {
+    shape(4, 24, 9, 9, 24, 3, { padH: 1, padW: 1, groups: 24 }),
+    shape(8, 80, 7, 7, 80, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, groups: 80 })]) {
     const { outH, outW, cInG } = dims(s);
     const x = randomArray(s.n * s.cIn * s.h * s.w, 4), w = randomArray(s.cOut * cInG * 9, 5);
     const dy = randomArray(s.n * s.cOut * outH * outW, 6);
