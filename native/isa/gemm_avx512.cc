@@ -19,18 +19,30 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, flo
   __m512 lo[R], hi[R];
 #pragma GCC unroll 16
   for (int i = 0; i < R; ++i) lo[i] = hi[i] = _mm512_setzero_ps();
+  auto steps = [&](int64_t count) {
 #pragma GCC unroll 4
-  for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+    for (int64_t p = 0; p < count; ++p) {
+      const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
 #pragma GCC unroll 16
-    for (int i = 0; i < R; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i]);
-      lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
-      hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+      for (int i = 0; i < R; ++i) {
+        const __m512 ai = _mm512_set1_ps(a[i]);
+        lo[i] = _mm512_fmadd_ps(ai, b0, lo[i]);
+        hi[i] = _mm512_fmadd_ps(ai, b1, hi[i]);
+      }
+      a += kMR;
+      b += kNR;
     }
-    a += kMR;
-    b += kNR;
+  };
+  // C's rows often lie a multiple of 4 KB apart, so they share L1 sets and
+  // are evicted while the tile runs: fetch them during the last steps instead.
+  const int64_t tailSteps = kc < 32 ? kc : 32;
+  steps(kc - tailSteps);
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc + 16), _MM_HINT_T0);
   }
+  steps(tailSteps);
   const __mmask16 m0 = nr >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nr) - 1);
   const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : static_cast<__mmask16>((1u << (nr - 16)) - 1);
   const __m512 va = _mm512_set1_ps(alpha);
