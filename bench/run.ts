@@ -2,6 +2,8 @@
 // on stdout and its progress on stderr; each module exports `main(argv)`.
 const BENCHMARKS: Record<string, string> = {
   engine: "./engine.js",
+  fashion: "./fashion.js",
+  loader: "./loader.js",
   sgemm: "./sgemm.js",
 };
 
@@ -14,7 +16,9 @@ async function run(): Promise<void> {
   const path = name === undefined ? undefined : BENCHMARKS[name];
   if (path === undefined) {
     process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHMARKS).join("|")}> [flags]\n` +
-      "  engine: kiln vs PyTorch training steps; flags --case NAME (repeatable), --peer torch|none, --pairs N, --steps N, --warmup N\n");
+      "  engine: kiln vs PyTorch training steps; flags --case NAME (repeatable), --peer torch|none, --pairs N, --steps N, --warmup N\n" +
+      "  fashion: kiln's default cnn recipe on Fashion-MNIST vs the same in PyTorch; flags --epochs N, --batch N, --fraction F, --pairs N, --peer torch|none, --data DIR\n" +
+      "  loader: DataLoader images/s (JPEG decode + augment at 224) vs resnet18's training step at 224; flags --images N, --epochs N, --prefetch N, --steps N, --warmup N\n");
     process.exitCode = 2;
     return;
   }
