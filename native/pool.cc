@@ -53,6 +53,14 @@ void maxPool2d(const Args& a) {
   requireLength(y.length, g.planes() * g.outPlane(), k, "y");
   requireLength(idx.length, g.planes() * g.outPlane(), k, "indices");
   require(g.inPlane() < (int64_t{1} << 24), "maxPool2d: input planes of 2^24 values or more are not supported");
+  const VecKernels& v = vec();
+  if (g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 && g.ph == 0 && g.pw == 0 && g.dh == 1 && g.dw == 1 &&
+      g.oh == g.h / 2 && g.ow == g.w / 2) {
+    parallelRanges(g.planes(), std::max<int64_t>(1, 16384 / std::max<int64_t>(g.inPlane(), 1)), [&](int64_t b, int64_t e) {
+      v.maxPool2x2Planes(x.data + b * g.inPlane(), y.data + b * g.outPlane(), idx.data + b * g.outPlane(), e - b, g.h, g.w);
+    });
+    return;
+  }
   // Column window of each output column, clipped to the input.
   thread_local std::vector<int64_t> colBegin, colEnd;
   colBegin.resize(static_cast<size_t>(g.ow));
@@ -70,7 +78,6 @@ void maxPool2d(const Args& a) {
   const int64_t lastStart = g.w - 1 - (g.kw - 1) * g.dw + g.pw;
   plane.interiorEnd =
       std::max(plane.interiorBegin, lastStart < 0 ? int64_t{0} : std::min<int64_t>(g.ow, lastStart / g.sw + 1));
-  const VecKernels& v = vec();
   forPlanes(g.planes(), g.inPlane() + g.outPlane(), [&](int64_t p) {
     thread_local std::vector<float> scratch;
     scratch.resize(static_cast<size_t>(2 * g.h * g.ow + g.ow));

@@ -467,6 +467,45 @@ void maxPoolPlaneKernel(const MaxPoolPlane& g, const float* in, float* out, int3
   }
 }
 
+// PyTorch's rule in the general kernel's scan order (a b / c d): a later value
+// wins when it is greater or NaN. Indices ride as floats (exact: planes are
+// below 2^24 values) and are converted when stored.
+template <class V>
+void maxPool2x2PlanesKernel(const float* in, float* out, int32_t* ind, int64_t planes, int64_t h, int64_t w) {
+  using F = typename V::F;
+  using M = typename V::M;
+  const int64_t oh = h / 2, ow = w / 2;
+  const F two = V::set(2.0f), one = V::set(1.0f), down = V::set(static_cast<float>(w));
+  const F lanes = V::mul(V::iota(), two);
+  float at[V::W];
+  auto take = [](F v, F& m, F& i, F vi) {
+    M t = V::mor(V::gt(v, m), V::unord(v, v));
+    m = V::select(t, v, m);
+    i = V::select(t, vi, i);
+  };
+  for (int64_t p = 0; p < planes; ++p) {
+    const float* plane = in + p * h * w;
+    for (int64_t y = 0; y < oh; ++y) {
+      const float* r0 = plane + 2 * y * w;
+      const float* r1 = r0 + w;
+      float* o = out + (p * oh + y) * ow;
+      int32_t* oi = ind + (p * oh + y) * ow;
+      for (int64_t x = 0; x < ow; x += V::W) {
+        const int n = static_cast<int>(ow - x < V::W ? ow - x : V::W);
+        F m = V::loadEvenN(r0 + 2 * x, n);
+        F i = V::add(V::set(static_cast<float>(2 * y * w + 2 * x)), lanes);
+        const F base = i;
+        take(V::loadEvenN(r0 + 2 * x + 1, n), m, i, V::add(base, one));
+        take(V::loadEvenN(r1 + 2 * x, n), m, i, V::add(base, down));
+        take(V::loadEvenN(r1 + 2 * x + 1, n), m, i, V::add(V::add(base, down), one));
+        V::storeN(o + x, m, n);
+        V::storeN(at, i, n);
+        for (int j = 0; j < n; ++j) oi[x + j] = static_cast<int32_t>(at[j]);
+      }
+    }
+  }
+}
+
 // ---- losses --------------------------------------------------------------------
 
 template <class V>
@@ -552,7 +591,7 @@ constexpr VecKernels kVecTable = {
     &unaryKernel<V>,        &unaryBackwardKernel<V>,  &binaryKernel<V>,          &axpyKernel<V>,
     &axpbyKernel<V>,        &sumKernel<V>,            &addToRowKernel<V>,        &sumSquaresKernel<V>,
     &allFiniteKernel<V>,    &maxKernel<V>,            &expShiftedKernel<V>,      &momentsKernel<V>,
-    &bnBackwardSumsKernel<V>, &bnBackwardApplyKernel<V>, &maxPoolPlaneKernel<V>,
+    &bnBackwardSumsKernel<V>, &bnBackwardApplyKernel<V>, &maxPoolPlaneKernel<V>, &maxPool2x2PlanesKernel<V>,
     &bceKernel<V>,          &bceBackwardKernel<V>,
     &sgdKernel<V>,          &adamKernel<V>,
     &dwRowsKernel<V>,       &dwWeightRowsKernel<V>,

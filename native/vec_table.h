@@ -99,6 +99,9 @@ struct VecKernels {
 
   // One (n, c) plane of max pooling (see pool.cc); scratch holds 2*h*ow + ow floats.
   void (*maxPoolPlane)(const MaxPoolPlane& g, const float* in, float* out, int32_t* ind, float* scratch);
+  // The common 2x2 window, stride 2, no padding, floor mode: planes of h x w into oh x ow
+  // (oh = h/2, ow = w/2), written branch-free so the compiler vectorises it per ISA.
+  void (*maxPool2x2Planes)(const float* in, float* out, int32_t* ind, int64_t planes, int64_t h, int64_t w);
 
   void (*bce)(const float* x, const float* t, float* out, int64_t n);
   void (*bceBackward)(const float* x, const float* t, const float* dout, float* dx, int64_t n);

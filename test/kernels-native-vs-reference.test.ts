@@ -525,6 +525,9 @@ const maxPoolCases: PoolShape[] = [
   pool(1, 5, 13, 13, 5, 1, { pad: [2, 2] }),
   pool(1, 3, 8, 9, 3, 3, { pad: [1, 1], ceilMode: true }),
   pool(3, 17, 6, 5, 2, 1),
+  // 2×2 stride 2 (the native fast path): rows wider than a vector, odd sizes, batch × channels.
+  pool(2, 3, 12, 70, 2, 2),
+  pool(4, 8, 9, 33, 2, 2),
 ];
 
 const avgPoolCases: PoolShape[] = [
@@ -556,6 +559,18 @@ kernelTest("maxPool2d", (compare) => {
     const x = gen.quantized(sz.x, -2, 2, 0.25);
     const shape = [s.n, s.c, sz.outH, sz.outW];
     compare(describe(s), gen, (k, out) => {
+      const y = out.f32(sz.y), indices = out.i32(sz.y);
+      k.maxPool2d(g, x, y, indices);
+      return { y, indices };
+    }, { y: { tol: "exact", shape }, indices: { tol: "exact", shape } });
+  }
+  // NaN wins its window and the later of two NaNs wins (PyTorch's rule), on the fast 2×2 path and the general one.
+  for (const s of [pool(2, 3, 8, 40, 2, 2), pool(1, 2, 9, 9, 3, 2, { pad: [1, 1] })]) {
+    const sz = poolSizes(s), g = poolGeom(s);
+    const x = gen.quantized(sz.x, -2, 2, 0.25);
+    for (let i = 0; i < x.length; i += 7) x[i] = NaN;
+    const shape = [s.n, s.c, sz.outH, sz.outW];
+    compare(`${describe(s)} with NaNs`, gen, (k, out) => {
       const y = out.f32(sz.y), indices = out.i32(sz.y);
       k.maxPool2d(g, x, y, indices);
       return { y, indices };
