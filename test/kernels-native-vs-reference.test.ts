@@ -337,6 +337,9 @@ const convCases: ConvCase[] = [
   { shape: conv(2, 33, 10, 9, 17, 3, { pad: [1, 1] }), bias: true, act: Act.relu, alpha: 0 },
   { shape: conv(1, 2, 7, 7, 3, 7), bias: true, act: Act.none, alpha: 0 },
   { shape: conv(1, 16, 6, 6, 16, 3, { stride: [2, 2], pad: [1, 1], groups: 16 }), bias: false, act: Act.silu, alpha: 0 },
+  // Enough images x pixels that the native weight gradient sums slices of images (5 images in 3 slices, and grouped).
+  { shape: conv(5, 2, 21, 20, 3, 3, { pad: [1, 1] }), bias: true, act: Act.none, alpha: 0 },
+  { shape: conv(11, 4, 16, 16, 6, 3, { pad: [1, 1], groups: 2 }), bias: false, act: Act.relu, alpha: 0 },
 ];
 
 function convSizes(s: ConvShape): { x: number; w: number; y: number; outH: number; outW: number } {
