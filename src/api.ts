@@ -12,7 +12,7 @@ export type { PredictOptions, PredictResult, Prediction } from "./train/predict.
 
 /** Trains a classifier; options not given take the schema's defaults (see `kiln train --help`). */
 export async function train(options: TrainOptions = {}, hooks: RunHooks = {}): Promise<TrainResult> {
-  return runTraining(resolveTrainConfig({ overrides: options }), hooks);
+  return runTraining(resolveTrainConfig({ overrides: options }), { explicit: Object.keys(options), ...hooks });
 }
 
 /** Evaluates a checkpoint on a dataset split: accuracy, top-5, loss, per-class P/R/F1, macro F1, worst classes. */

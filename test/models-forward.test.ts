@@ -121,3 +121,19 @@ test("the registry builds every model by name and refuses unknown ones", () => {
   const m = createModel("mnist_cnn", { nc: 4, rng: new Rng(0) });
   assert.equal(m.fc2.weight.shape[0], 4);
 });
+
+test("dropout= drops features before the last layer in training only, and adds no state-dict names", () => {
+  for (const name of ["cnn", "resnet18"] as const) {
+    const plain = createModel(name, { nc: 4, rng: new Rng(3) });
+    const dropped = createModel(name, { nc: 4, rng: new Rng(3), dropout: 0.5 });
+    assert.deepEqual([...dropped.stateDict().keys()], [...plain.stateDict().keys()], `${name}: same names`);
+    const x = randn([2, 3, 32, 32], new Rng(4));
+    const run = (m: typeof plain): Float32Array => tidy(() => noGrad(() => m.forward(x).toArray()));
+    dropped.eval();
+    plain.eval();
+    assert.deepEqual(run(dropped), run(plain), `${name}: identical weights, identical eval outputs`);
+    dropped.train();
+    plain.train();
+    assert.notDeepEqual(run(dropped), run(plain), `${name}: training outputs differ once features are dropped`);
+  }
+});

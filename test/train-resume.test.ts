@@ -73,3 +73,21 @@ test("kill -9 during a checkpoint write leaves the previous last.safetensors loa
   assert.equal(ckpt.training.epoch, 1, "the end-of-epoch-1 checkpoint survives");
   assert.ok(existsSync(join(weights, "best.safetensors")));
 });
+
+test("a finished run resumes only to train longer: epochs= extends it, other keys are ignored with a warning", () => {
+  const dir = scratchDir();
+  scratch.push(dir);
+  const first = runKiln(["train", ...TINY, "epochs=1", "name=grow"], dir);
+  assert.equal(first.code, 0, first.stderr);
+  const again = runKiln(["train", "--resume", "runs/grow"], dir);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /nothing to resume: the run finished all 1 epochs\. Fix: .*kiln train --resume runs\/grow epochs=11/);
+  const longer = runKiln(["train", "--resume", "runs/grow", "epochs=2", "lr0=0.5"], dir);
+  assert.equal(longer.code, 0, longer.stderr);
+  assert.match(longer.stdout + longer.stderr, /ignoring lr0/);
+  assert.equal(loadCheckpoint(join(dir, "runs/grow/weights/last.safetensors")).training.epoch, 2);
+  assert.equal(readFileSync(join(dir, "runs/grow/results.csv"), "utf8").trim().split("\n").length, 3, "a header and two epochs");
+  const saved = loadCheckpoint(join(dir, "runs/grow/weights/last.safetensors")).training.config as { epochs: number; lr0: number };
+  assert.equal(saved.epochs, 2);
+  assert.equal(saved.lr0, 0.01);
+});

@@ -121,3 +121,43 @@ test("the library API: train, val, predict with typed results", async () => {
   const p = await predict({ model: result.weights.best, source: folder, topk: 2 });
   assert.equal(p.predictions[0].top.length, 2);
 });
+
+test("Ctrl-C before the first step cancels the run and marks it interrupted, not running", async () => {
+  const project = join(dir, "early-signal");
+  await assert.rejects(
+    train({ imgsz: 16, max_per_class: 2, epochs: 1, batch: 8, project, confirm_over: 0 }, {
+      confirm: async () => {
+        process.kill(process.pid, "SIGINT");
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        return true;
+      },
+    }),
+    /cancelled: SIGINT before training started/,
+  );
+  const record = JSON.parse(readFileSync(join(project, "train", "run.json"), "utf8")) as { status: string; message: string };
+  assert.equal(record.status, "interrupted");
+  assert.match(record.message, /SIGINT before training started/);
+  assert.equal(process.listenerCount("SIGINT"), 0, "the handler is removed");
+});
+
+test("time= stops at the end of the last epoch that fits the budget", async () => {
+  const project = join(dir, "time-runs");
+  // A budget of 0.36 ms: the first epoch takes longer, so the run stops after it (never before one epoch) and says why.
+  const r = await train({ imgsz: 16, max_per_class: 4, epochs: 5, batch: 8, warmup_epochs: 0, project, yes: true, time: 1e-7 });
+  assert.equal(r.status, "stopped");
+  assert.equal(r.epochsRun, 1);
+  assert.match(r.stopReason ?? "", /time budget: .* of time=1e-7 h used .* after epoch 1 of 5/);
+});
+
+test("dropout, nbs and workers reach the model, the optimizer and the loader", async () => {
+  const project = join(dir, "options-runs");
+  const r = await train({ imgsz: 16, max_per_class: 3, epochs: 1, batch: 8, warmup_epochs: 0, project, yes: true, dropout: 0.3, nbs: 16, workers: 2, weight_decay: 0.001 });
+  assert.equal(r.status, "finished");
+  const args = parseYaml(readFileSync(join(r.runDir, "args.yaml"), "utf8")) as Record<string, unknown>;
+  assert.equal(args.dropout, 0.3);
+  assert.equal(args.workers, 2);
+  const optimizer = loadCheckpoint(r.weights.last).training.optimizer as { paramGroups: { weightDecay: number }[] };
+  // Ultralytics' rule: weight_decay × batch × accumulate / nbs = 0.001 × 8 / 16.
+  assert.ok(Math.abs(optimizer.paramGroups[0].weightDecay - 0.0005) < 1e-15, String(optimizer.paramGroups[0].weightDecay));
+  assert.equal(optimizer.paramGroups[1].weightDecay, 0);
+});

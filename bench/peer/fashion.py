@@ -13,7 +13,7 @@ src/data/*.ts, src/models/cnn.ts) and rebuilt here step for step:
   channels with MaxPool 2 between them, global average pool, Linear(256, nc); PyTorch's default init;
 - optimizer=auto: SGD (lr 0.01, momentum 0.9, nesterov) when steps/epoch x epochs > 10 000, else
   AdamW (lr 0.002, betas (0.9, 0.999), eps 1e-8); three parameter groups: conv/linear weights with
-  weight decay 5e-4, BN weights and biases without;
+  weight decay 5e-4 x batch / 64 (kiln's nbs rule), BN weights and biases without;
 - schedule (per batch): warmup over max(round(3 x batches/epoch), 100) iterations from 0 (biases:
   warmup_bias_lr, 0.1 for SGD, 0 for AdamW) to lr0 x lf(epoch), momentum / Adam beta1 from 0.8 to
   0.9; lf linear from 1 to lrf = 0.01 over the epochs;
@@ -181,7 +181,8 @@ def parameter_groups(model):
     return decay, no_decay, biases
 
 
-def build_optimizer(model, steps_per_epoch, epochs, weight_decay=5e-4):
+def build_optimizer(model, steps_per_epoch, epochs, batch, weight_decay=5e-4, nbs=64):
+    weight_decay = weight_decay * batch / nbs
     decay, no_decay, biases = parameter_groups(model)
     if steps_per_epoch * epochs > 10_000:
         name, lr0, momentum, warmup_bias_lr = "SGD", 0.01, 0.9, 0.1
@@ -292,7 +293,7 @@ def main():
     model = make()
     model.train()
     batches = len(x_tr) // args.batch if len(x_tr) > args.batch else 1  # kiln drops the last partial batch
-    opt, opt_name, lr0, momentum, warmup_bias_lr = build_optimizer(model, batches, args.epochs)
+    opt, opt_name, lr0, momentum, warmup_bias_lr = build_optimizer(model, batches, args.epochs, args.batch)
     sched = Schedule(opt, lr0, 0.01, args.epochs, momentum, 3, 0.8, warmup_bias_lr, batches)
     ema = Ema(model, make)
     augment = Augment(size, seed=args.seed)

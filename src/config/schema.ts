@@ -21,13 +21,13 @@ export type OptionGroup = keyof typeof OPTION_GROUPS;
 /** Which help group each option belongs to (every key of the schema appears once). */
 export const OPTION_GROUP_OF: Record<keyof z.infer<typeof trainConfigSchema>, OptionGroup> = {
   model: "run", data: "run", project: "run", name: "run", exist_ok: "run", val_ratio: "run", fraction: "run",
-  max_per_class: "run", imgsz: "run", batch: "run", cache: "run", prefetch: "run", normalize: "run", seed: "run",
+  max_per_class: "run", imgsz: "run", batch: "run", cache: "run", prefetch: "run", workers: "run", normalize: "run", seed: "run",
   deterministic: "run", save_period: "run", resume: "run",
-  epochs: "budget", patience: "budget", nonfinite_max_fraction: "budget",
+  epochs: "budget", time: "budget", patience: "budget", nonfinite_max_fraction: "budget",
   optimizer: "optim", lr0: "optim", lrf: "optim", momentum: "optim", weight_decay: "optim", warmup_epochs: "optim",
-  warmup_momentum: "optim", warmup_bias_lr: "optim", cos_lr: "optim", scheduler: "optim", accumulate: "optim",
+  warmup_momentum: "optim", warmup_bias_lr: "optim", nbs: "optim", cos_lr: "optim", scheduler: "optim", accumulate: "optim",
   clip_grad: "optim", ema: "optim",
-  label_smoothing: "augment", fliplr: "augment", scale: "augment", hsv_h: "augment", hsv_s: "augment", hsv_v: "augment",
+  label_smoothing: "augment", dropout: "augment", fliplr: "augment", scale: "augment", hsv_h: "augment", hsv_s: "augment", hsv_v: "augment",
   quick: "kiln", confirm_over: "kiln", price_per_hour: "kiln", yes: "kiln", threads: "kiln",
 };
 
@@ -47,6 +47,7 @@ export const trainConfigSchema = z.object({
   batch: z.number().int().min(1).max(4096).default(32).describe("images per batch"),
   cache: z.boolean().default(false).describe("keep decoded images in RAM"),
   prefetch: z.number().int().min(0).max(64).default(2).describe("batches decoded ahead while the kernels run"),
+  workers: z.number().int().min(0).max(256).default(0).describe("images decoded at once (0: as many as the batch; sharp decodes in libuv's pool, UV_THREADPOOL_SIZE)"),
   normalize: z.enum(["imagenet", "data"]).default("imagenet").describe("input normalisation: ImageNet's mean/std or measured from the training data"),
   seed: z.number().int().min(0).max(2 ** 32 - 1).default(0).describe("seed of the weights, the split, the shuffling and the augmentation"),
   deterministic: z.boolean().default(true).describe("kiln's kernels always reduce in a fixed order, so a seeded run repeats bit for bit; kept for Ultralytics' recipes"),
@@ -54,6 +55,7 @@ export const trainConfigSchema = z.object({
   resume: z.union([z.boolean(), z.string().min(1)]).default(false).describe("continue an interrupted run: true (the latest run), a run directory or a checkpoint file"),
   // ---- budget and stopping
   epochs: z.number().int().min(1).max(100000).default(10).describe("number of epochs"),
+  time: z.number().gt(0).optional().describe("time budget in hours: stop at the end of the last epoch that fits (the schedule still plans for `epochs`)"),
   patience: z.number().int().min(0).default(50).describe("stop after this many epochs without a better val accuracy (0: never)"),
   nonfinite_max_fraction: fraction01().default(0.2).describe("stop when more than this share of an epoch's batches had a non-finite loss or gradient"),
   // ---- optimizer and schedule
@@ -65,6 +67,7 @@ export const trainConfigSchema = z.object({
   warmup_epochs: z.number().min(0).default(3).describe("epochs of linear learning-rate warmup (fractions allowed; at least 100 steps when > 0)"),
   warmup_momentum: z.number().min(0).lt(1).default(0.8).describe("momentum at the start of warmup"),
   warmup_bias_lr: z.number().min(0).max(10).default(0.1).describe("learning rate of the biases at the start of warmup"),
+  nbs: z.number().int().min(1).max(65536).default(64).describe("nominal batch size: weight decay is scaled by batch × accumulate / nbs, as Ultralytics does"),
   cos_lr: z.boolean().default(false).describe("cosine decay (the same as scheduler=cosine)"),
   scheduler: z.enum(["linear", "cosine", "plateau"]).default("linear").describe("learning-rate decay to lr0*lrf after warmup, or ReduceLROnPlateau on val loss"),
   accumulate: z.number().int().min(1).max(1024).default(1).describe("batches whose gradients are summed before each optimizer step"),
@@ -72,6 +75,7 @@ export const trainConfigSchema = z.object({
   ema: z.boolean().default(true).describe("validate and save an exponential moving average of the weights"),
   // ---- augmentation and regularisation
   label_smoothing: fraction01().default(0).describe("label smoothing of the cross-entropy loss"),
+  dropout: z.number().min(0).lt(1).optional().describe("dropout before the classifier's last layer (default: the model's own, 0.2 for mobilenet_v2, else 0)"),
   fliplr: fraction01().default(0.5).describe("probability of a horizontal flip"),
   scale: z.number().min(0).lt(1).default(0.5).describe("random resized crop keeping 1-scale to all of the image area (0: no crop)"),
   hsv_h: fraction01().default(0.015).describe("hue jitter (fraction of the colour wheel)"),

@@ -31,6 +31,7 @@ export interface LoaderOptions {
   normalize: { mean: number[]; std: number[] };
   cache: boolean; // keep decoded (pre-augmentation) images in RAM
   prefetch: number; // batches decoded ahead (default 2)
+  workers?: number; // images decoded at once across the batches being filled (0 or absent: no limit)
 }
 
 const ORDER_STREAM = 0x0de5;
@@ -47,12 +48,16 @@ export class DataLoader {
   private readonly rng = new Rng(0);
   private readonly placement = newPlacement();
   private running = false;
+  private readonly decodeSlots: DecodeSlots;
 
   constructor(private readonly samples: Sample[], opts: LoaderOptions) {
     for (const key of ["batch", "imgsz"] as const) {
       if (!(Number.isInteger(opts[key]) && opts[key] >= 1)) throw new KilnError(`${key} must be a whole number of at least 1, got ${opts[key]}.`);
     }
     if (!(Number.isInteger(opts.prefetch) && opts.prefetch >= 0)) throw new KilnError(`prefetch must be a whole number of at least 0, got ${opts.prefetch}.`);
+    const workers = opts.workers ?? 0;
+    if (!(Number.isInteger(workers) && workers >= 0)) throw new KilnError(`workers must be a whole number of at least 0, got ${workers}.`);
+    this.decodeSlots = new DecodeSlots(workers);
     this.opts = opts;
     const n = samples.length;
     this.length = opts.dropLast ? Math.floor(n / opts.batch) : Math.ceil(n / opts.batch);
@@ -104,7 +109,7 @@ export class DataLoader {
   private async image(index: number): Promise<RawImage> {
     const cached = this.cache.get(index);
     if (cached) return cached;
-    const img = await decodeImage(this.samples[index].source, this.opts.channels, this.opts.imgsz);
+    const img = await this.decodeSlots.run(() => decodeImage(this.samples[index].source, this.opts.channels, this.opts.imgsz));
     if (this.opts.cache && this.samples[index].source.kind === "file") this.cache.set(index, img);
     return img;
   }
@@ -140,5 +145,25 @@ export class DataLoader {
       indices: full ? slot.indices : slot.indices.subarray(0, size),
       size,
     };
+  }
+}
+
+/** At most `limit` decodes in flight (0: no limit); the rest wait in order and inherit a finished one's slot. */
+class DecodeSlots {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(job: () => Promise<T>): Promise<T> {
+    if (this.limit > 0 && this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active++;
+    try {
+      return await job();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
+    }
   }
 }

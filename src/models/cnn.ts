@@ -10,6 +10,7 @@
 //   features.5  MaxPool 2                              H/8
 //   features.6  Conv(128→256, 3×3, pad 1)-BN-ReLU
 //   avgpool     global average pool → 256
+//   dropout     Dropout(p), p = options.dropout (default 0)
 //   fc          Linear(256→nc)
 // Each Conv-BN-ReLU is a Sequential (features.0.0 conv, features.0.1 bn), PyTorch's default
 // initialisation throughout. About 0.39 M parameters; ~60 M multiply-adds per 64×64 image.
@@ -18,7 +19,7 @@
 //   conv1(1→32, 3, pad 1)-ReLU-maxpool 2, conv2(32→64, 3, pad 1)-ReLU-maxpool 2,
 //   flatten, fc1(3136→128)-ReLU, fc2(128→nc).
 import { flatten, maxPool2d, relu, type Rng, type Tensor } from "../engine/index.js";
-import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, MaxPool2d, Module, ReLU, Sequential } from "../nn/index.js";
+import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, Linear, MaxPool2d, Module, ReLU, Sequential } from "../nn/index.js";
 import { checkNc, rngOf, type ModelOptions } from "./common.js";
 
 export interface CnnOptions extends ModelOptions {
@@ -32,6 +33,7 @@ const convBnRelu = (inC: number, outC: number, rng: Rng): Sequential =>
 export class SmallCnn extends Module {
   readonly features: Sequential;
   readonly avgpool: AdaptiveAvgPool2d;
+  readonly dropout: Dropout;
   readonly fc: Linear;
 
   constructor(options: CnnOptions) {
@@ -48,11 +50,12 @@ export class SmallCnn extends Module {
       convBnRelu(128, 256, rng),
     ));
     this.avgpool = this.registerModule("avgpool", new AdaptiveAvgPool2d(1));
+    this.dropout = this.registerModule("dropout", new Dropout(options.dropout ?? 0, rng));
     this.fc = this.registerModule("fc", new Linear(256, options.nc, { rng }));
   }
 
   forward(x: Tensor): Tensor {
-    return this.fc.forward(flatten(this.avgpool.forward(this.features.forward(x)), 1));
+    return this.fc.forward(this.dropout.forward(flatten(this.avgpool.forward(this.features.forward(x)), 1)));
   }
 }
 

@@ -5,8 +5,10 @@ import { BatchNorm2d, Conv2d, init, Linear, type Module } from "../nn/index.js";
 export interface ModelOptions {
   /** Number of classes. */
   nc: number;
-  /** Generator for the initial weights (default: the engine's global one, see manualSeed). */
+  /** Generator for the initial weights and dropout masks (default: the engine's global one, see manualSeed). */
   rng?: Rng;
+  /** Dropout before the classifier's last layer (the model's own default when absent). */
+  dropout?: number;
 }
 
 /** A model from an image batch [N, C, H, W] to logits [N, nc]. */

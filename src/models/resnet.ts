@@ -3,7 +3,7 @@
 // (conv1 bn1 layer1.0.conv1 … fc, downsample.0/.1) so its weights load by name.
 import { add, flatten, type Rng, type Tensor } from "../engine/index.js";
 import {
-  AdaptiveAvgPool2d, BatchNorm2d, Conv2d, fuseConvBnAct, Identity, Linear, MaxPool2d, Module, ReLU, Sequential, type Layer,
+  AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, fuseConvBnAct, Identity, Linear, MaxPool2d, Module, ReLU, Sequential, type Layer,
 } from "../nn/index.js";
 import { checkNc, rngOf, torchvisionInit, type ModelOptions } from "./common.js";
 
@@ -122,6 +122,7 @@ export class ResNet extends Module {
   readonly maxpool: MaxPool2d;
   readonly layers: Sequential[];
   readonly avgpool: AdaptiveAvgPool2d;
+  readonly dropout: Dropout;
   readonly fc: Linear;
   private fused = false;
 
@@ -143,6 +144,8 @@ export class ResNet extends Module {
       return this.registerModule(`layer${i + 1}`, new Sequential(...blocks));
     });
     this.avgpool = this.registerModule("avgpool", new AdaptiveAvgPool2d(1));
+    // Not in torchvision's ResNet (default 0: nothing happens); no parameters, so no state-dict names.
+    this.dropout = this.registerModule("dropout", new Dropout(options.dropout ?? 0, rng));
     this.fc = this.registerModule("fc", new Linear(512 * block.expansion, options.nc, { rng }));
     torchvisionInit(this, rng);
   }
@@ -152,7 +155,7 @@ export class ResNet extends Module {
     if (!this.fused) y = this.relu.forward(this.bn1.forward(y));
     y = this.maxpool.forward(y);
     for (const layer of this.layers) y = layer.forward(y);
-    return this.fc.forward(flatten(this.avgpool.forward(y), 1));
+    return this.fc.forward(this.dropout.forward(flatten(this.avgpool.forward(y), 1)));
   }
 
   protected override fuseChildren(): void {

@@ -44,7 +44,8 @@ export function buildOptimizer(model: Classifier, config: TrainConfig, stepsPerE
     }
   }
   const [decay, noDecay, biases] = parameterGroups(model);
-  const wd = config.weight_decay;
+  // Ultralytics' rule: decay tuned for a nominal batch of `nbs` images per step.
+  const wd = config.weight_decay * (config.batch * config.accumulate) / config.nbs;
   let optimizer: AnyOptimizer;
   if (name === "SGD") {
     optimizer = new SGD([{ params: decay, weightDecay: wd }, { params: noDecay }, { params: biases }], { lr: lr0, momentum, nesterov: true });

@@ -17,7 +17,7 @@ import type { ClassificationDataset } from "../data/types.js";
 import { CheckpointSaver, ResultsWriter } from "./artifacts.js";
 import type { Callback } from "./callbacks.js";
 import { loadCheckpoint, modelFromCheckpoint, type Checkpoint, type ModelMeta } from "./checkpoint.js";
-import { EarlyStopping } from "./early-stopping.js";
+import { EarlyStopping, TimeBudget } from "./early-stopping.js";
 import { Ema } from "./ema.js";
 import { GradientGuard } from "./guards.js";
 import { HealthWarnings } from "./health.js";
@@ -46,6 +46,8 @@ export interface TrainResult {
 
 export interface RunHooks {
   log?: RunLog;
+  /** The option keys the caller set explicitly (the CLI's words, the API's object keys): on resume, the adjustable ones apply. */
+  explicit?: readonly string[];
   /** Ask before a long run; resolves to false to cancel. Default: a [Y/n] prompt on a terminal. */
   confirm?: (question: string) => Promise<boolean>;
 }
@@ -88,11 +90,43 @@ async function normalization(config: TrainConfig, ds: ClassificationDataset, cha
   return { mean: [avg(IMAGENET_NORMALIZE.mean)], std: [avg(IMAGENET_NORMALIZE.std)] };
 }
 
+/**
+ * A resumed run keeps the configuration it started with (that is what makes it
+ * exact), except for the budget and machine options, which may change: more
+ * `epochs` extend a run (the schedule then plans for the new total).
+ */
+const RESUME_ADJUSTABLE: readonly (keyof TrainConfig)[] = ["epochs", "patience", "time", "yes", "threads", "workers", "prefetch", "confirm_over", "price_per_hour"];
+
+function resumedConfig(ckpt: Checkpoint, input: TrainConfig, explicit: readonly string[], log: RunLog): TrainConfig {
+  const saved = ckpt.training.config as Record<string, unknown>;
+  const changes: Record<string, unknown> = {};
+  const ignored: string[] = [];
+  for (const key of explicit) {
+    if (key === "resume" || key === "project") continue;
+    if ((RESUME_ADJUSTABLE as readonly string[]).includes(key)) changes[key] = input[key as keyof TrainConfig];
+    else if (input[key as keyof TrainConfig] !== saved[key]) ignored.push(key);
+  }
+  if (ignored.length > 0) {
+    log.warn(`--resume continues the run with its saved configuration; ignoring ${ignored.join(", ")} (only ${RESUME_ADJUSTABLE.join(", ")} may change)`);
+  }
+  const config = trainConfigSchema.parse({ ...saved, ...changes, resume: false });
+  if (ckpt.training.epoch >= config.epochs) {
+    const target = input.resume === true ? "" : ` ${input.resume}`;
+    throw new KilnError(`nothing to resume: the run finished all ${config.epochs} epochs. Fix: train it longer with 'kiln train --resume${target} epochs=${config.epochs + 10}', or start a new run.`, 1);
+  }
+  return config;
+}
+
 async function askOnTerminal(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stdout });
+  // Ctrl-C at the prompt answers no (readline takes the terminal's SIGINT while it reads).
+  const abort = new AbortController();
+  rl.on("SIGINT", () => abort.abort());
   try {
-    const answer = (await rl.question(question)).trim().toLowerCase();
+    const answer = (await rl.question(question, { signal: abort.signal })).trim().toLowerCase();
     return answer === "" || answer === "y" || answer === "yes";
+  } catch {
+    return false;
   } finally {
     rl.close();
   }
@@ -109,7 +143,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   if (input.resume !== false) {
     resumePath = resolveResumePath(input.resume, input.project);
     resumeFrom = loadCheckpoint(resumePath);
-    config = trainConfigSchema.parse({ ...resumeFrom.training.config, resume: false });
+    config = resumedConfig(resumeFrom, input, hooks.explicit ?? [], log);
   }
   if (config.threads > 0) kernels().setThreads(config.threads);
   manualSeed(config.seed);
@@ -126,7 +160,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   const nc = ds.classes.length;
   const channels = channelsFor(config.model, ds.channels);
   const normalize = resumeFrom?.model.normalize ?? (await normalization(config, ds, channels));
-  const loaderBase = { batch: config.batch, imgsz: config.imgsz, channels, seed: config.seed, normalize, cache: config.cache, prefetch: config.prefetch };
+  const loaderBase = { batch: config.batch, imgsz: config.imgsz, channels, seed: config.seed, normalize, cache: config.cache, prefetch: config.prefetch, workers: config.workers };
   const train = new DataLoader(trainSamples, {
     ...loaderBase, shuffle: true, dropLast: trainSamples.length > config.batch,
     augment: { randomResizedCrop: config.scale > 0 ? { scale: [1 - config.scale, 1], ratio: [3 / 4, 4 / 3] } : null, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
@@ -134,12 +168,12 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   const val = new DataLoader(valSamples, { ...loaderBase, shuffle: false, dropLast: false, augment: null });
 
   // ---- model, optimizer, callbacks
-  const model = createModel(config.model, { nc, inChannels: channels }) as Classifier;
+  const model = createModel(config.model, { nc, inChannels: channels, dropout: config.dropout }) as Classifier;
   const quick = config.quick;
   const batchLimit = quick ? 2 : undefined;
   const stepsPerEpoch = Math.ceil(Math.min(train.length, batchLimit ?? Infinity) / config.accumulate);
   const opt = buildOptimizer(model, config, stepsPerEpoch);
-  const ema = config.ema ? new Ema(createModel(config.model, { nc, inChannels: channels, rng: new Rng(0) }) as Classifier, model) : null;
+  const ema = config.ema ? new Ema(createModel(config.model, { nc, inChannels: channels, dropout: config.dropout, rng: new Rng(0) }) as Classifier, model) : null;
 
   // ---- run directory
   const runDir = resumeFrom ? dirname(dirname(resumePath)) : quick ? mkdtempSync(join(tmpdir(), "kiln-quick-")) : createRunDir(config.project, config.name, config.exist_ok);
@@ -160,6 +194,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     new GradientGuard(config.clip_grad, config.nonfinite_max_fraction),
     ...(ema ? [ema] : []),
     new EarlyStopping(config.patience),
+    new TimeBudget(config.time),
     new Progress(),
     new ResultsWriter(runDir),
     new CheckpointSaver(config.save_period),
@@ -168,9 +203,29 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   const trainer = new Trainer({ config: quick ? { ...config, epochs: 1 } : config, model, optimizer: opt.optimizer, train, val, classes: ds.classes,
     modelMeta, callbacks, ema, log, runDir, weightsDir, batchLimit });
 
+  // Signals from here on: before the first step they cancel the run (marked
+  // interrupted, nothing to resume yet); during training they stop it at a step.
+  let fitting = false;
+  let interruptedEarly: NodeJS.Signals | null = null;
+  const stopSignals = handleInterrupts((signal) => {
+    if (!fitting) {
+      interruptedEarly = signal;
+      log.warn(`${signal}: stopping before training starts`);
+      return;
+    }
+    log.warn(`${signal}: finishing the current step, then saving weights/last.safetensors (press Ctrl-C again to exit at once)`);
+    trainer.interrupt();
+  }, () => record.end("interrupted", "second signal: exited at once"));
+  const cancelIfInterrupted = (): void => {
+    if (interruptedEarly === null) return;
+    record.end("interrupted", `${interruptedEarly} before training started`);
+    throw new KilnError(`cancelled: ${interruptedEarly} before training started.`, 130);
+  };
+
   try {
     // ---- summary, pre-flight, confirmation
     const pf = await preflight(model, train, nc, channels, config.imgsz, (s) => trainCommand(config, s));
+    cancelIfInterrupted();
     const nbVal = Math.min(val.length, batchLimit ?? Infinity);
     const epochsLeft = (quick ? 1 : config.epochs) - (resumeFrom?.training.epoch ?? 0);
     const estimate = pf.secondsPerBatch * (trainer.batchesPerEpoch + nbVal / 3) * epochsLeft;
@@ -194,17 +249,10 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
       }
     }
 
+    cancelIfInterrupted();
     if (resumeFrom) trainer.restore(resumeFrom);
-    const stopSignals = handleInterrupts((signal) => {
-      log.warn(`${signal}: finishing the current step, then saving weights/last.safetensors (press Ctrl-C again to exit at once)`);
-      trainer.interrupt();
-    }, () => record.end("interrupted", "second signal: exited at once"));
-    let status: FitStatus;
-    try {
-      status = await trainer.fit();
-    } finally {
-      stopSignals();
-    }
+    fitting = true;
+    const status = await trainer.fit();
     if (status === "interrupted") {
       record.end("interrupted");
       log.line(`interrupted: weights/last.safetensors saved at epoch ${trainer.epoch + 1}, batch ${trainer.batch}. Resume with:\n  kiln train --resume ${runDir}`);
@@ -228,6 +276,8 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     const message = err instanceof Error ? err.message : String(err);
     if (!(err instanceof KilnError && message.startsWith("cancelled"))) record.end("failed", message);
     throw err;
+  } finally {
+    stopSignals();
   }
 }
 

@@ -32,11 +32,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
   }
   const config = resolveTrainConfig({ file, overrides });
-  // A resumed run keeps the configuration it started with (that is what makes it exact).
-  const ignored = Object.keys({ ...file?.options, ...overrides }).filter((k) => !["resume", "yes", "project"].includes(k));
-  if (config.resume !== false && ignored.length > 0) {
-    console.warn(`warning: --resume continues the run with its saved configuration; ignoring ${ignored.join(", ")}`);
-  }
-  const result = await runTraining(config);
+  const result = await runTraining(config, { explicit: Object.keys({ ...file?.options, ...overrides }) });
   return result.status === "interrupted" ? 130 : 0;
 }
