@@ -3,6 +3,7 @@
 // measured training step (its time feeds the estimate; its peak memory is
 // compared with what the machine has free). The model is left exactly as it
 // was: BatchNorm statistics are restored and gradients dropped.
+import { readFileSync } from "node:fs";
 import { freemem } from "node:os";
 import { crossEntropy, noGrad, tensor, tidy } from "../engine/index.js";
 import { KilnError } from "../errors.js";
@@ -67,11 +68,50 @@ export async function preflight(model: Classifier, loader: BatchSource, nc: numb
   for (const [t, saved] of buffers) t.data.set(saved);
 
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-  const freeBytes = freemem() + process.memoryUsage().rss;
+  const freeBytes = availableMemory();
   if (peakRssBytes > 0.9 * freeBytes) {
     const smaller = { batch: Math.max(1, b.size >> 1), imgsz: Math.max(8, imgsz >> 1) };
-    throw new KilnError(`a training step needs about ${(peakRssBytes / 2 ** 30).toFixed(1)} GiB, and ${(freeBytes / 2 ** 30).toFixed(1)} GiB are free: ` +
+    throw new KilnError(`a training step needs about ${formatBytes(peakRssBytes)}, and ${formatBytes(freeBytes)} are free: ` +
       `it would not fit. Fix: a smaller batch (or image size, or model): ${retryCommand(smaller)}`);
   }
   return { inputShape, outputShape, initialLoss, secondsPerBatch, peakRssBytes, freeBytes };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/**
+ * Memory this process may use: the machine's free memory plus what it holds,
+ * capped by a container's cgroup limit (os.freemem() reports the host's) and by
+ * KILN_MEMORY_LIMIT (bytes, or with a K/M/G suffix) when set.
+ */
+export function availableMemory(): number {
+  const rss = process.memoryUsage().rss;
+  let available = freemem() + rss;
+  const cgroup = readCgroupLimit();
+  if (cgroup !== null) available = Math.min(available, cgroup);
+  const explicit = process.env.KILN_MEMORY_LIMIT;
+  if (explicit !== undefined && explicit !== "") {
+    const m = /^(\d+(?:\.\d+)?)\s*([KMG]?)i?B?$/i.exec(explicit.trim());
+    if (!m) throw new KilnError(`KILN_MEMORY_LIMIT=${explicit} is not a size. Fix: bytes or a number with K, M or G (e.g. KILN_MEMORY_LIMIT=8G).`);
+    const scale = { "": 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 }[m[2].toUpperCase() as "" | "K" | "M" | "G"];
+    available = Math.min(available, Number(m[1]) * scale);
+  }
+  return available;
+}
+
+function readCgroupLimit(): number | null {
+  for (const path of ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]) {
+    try {
+      const text = readFileSync(path, "utf8").trim();
+      const bytes = Number(text);
+      // "max" (v2) or a huge sentinel (v1) mean no limit.
+      if (Number.isFinite(bytes) && bytes > 0 && bytes < 2 ** 60) return bytes;
+      return null;
+    } catch {
+      // not this cgroup version
+    }
+  }
+  return null;
 }

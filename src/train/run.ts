@@ -224,7 +224,8 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
 
   try {
     // ---- summary, pre-flight, confirmation
-    const pf = await preflight(model, train, nc, channels, config.imgsz, (s) => trainCommand(config, s));
+    // The retry reuses this run's directory when it was named (it holds only this failed attempt).
+    const pf = await preflight(model, train, nc, channels, config.imgsz, (s) => trainCommand(config, { ...s, ...(config.name ? { exist_ok: true } : {}) }));
     cancelIfInterrupted();
     const nbVal = Math.min(val.length, batchLimit ?? Infinity);
     const epochsLeft = (quick ? 1 : config.epochs) - (resumeFrom?.training.epoch ?? 0);
