@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- the terminal escape codes are what these tests look for */
 // kiln train on a real terminal: a pseudo-terminal from util-linux's `script`
 // (Debian's bsdutils, an essential package), so the TTY paths run as a user
 // sees them: the confirmation prompt (answered no, then yes), the redrawn
