@@ -4,15 +4,12 @@
 // alternately in fresh processes (≥ 3 pairs), each with warm-up steps then timed
 // steps; the medians are compared. PyTorch gets kiln's thread count and
 // OPENBLAS_NUM_THREADS=1, its fastest configuration on this machine.
-import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { ENGINE_CASES } from "./engine-cases.js";
 import type { WorkerResult } from "./engine-worker.js";
-import { intFlag, median, round } from "./stats.js";
+import { intFlag, median, PEER_PYTHON, round, runJson } from "./stats.js";
 
-/** Debian's python3-torch lives under the system interpreter, not the `python3` on PATH. */
-const PEER_PYTHON = "/usr/bin/python3";
 const PEER_SCRIPT = fileURLToPath(new URL("../../bench/peer/engine.py", import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL("./engine-worker.js", import.meta.url));
 
@@ -31,23 +28,15 @@ interface RunOptions {
   warmup: number;
 }
 
-function runJson<T>(what: string, command: string, args: string[], env: NodeJS.ProcessEnv): T {
-  const child = spawnSync(command, args, { env, stdio: ["ignore", "pipe", "inherit"], encoding: "utf8" });
-  if (child.error) throw new Error(`${what}: ${child.error.message}`);
-  if (child.status !== 0) throw new Error(`${what} exited with ${child.status ?? child.signal}`);
-  const lines = child.stdout.trim().split("\n");
-  return JSON.parse(lines[lines.length - 1]) as T;
-}
-
 function runKiln(name: string, o: RunOptions): WorkerResult {
-  return runJson(`kiln ${name}`, process.execPath,
-    [WORKER_SCRIPT, "--case", name, "--steps", String(o.steps), "--warmup", String(o.warmup)], process.env);
+  return runJson<WorkerResult>(`kiln ${name}`, process.execPath,
+    [WORKER_SCRIPT, "--case", name, "--steps", String(o.steps), "--warmup", String(o.warmup)], process.env).result;
 }
 
 function runTorch(name: string, o: RunOptions, threads: number): PeerResult {
-  return runJson(`PyTorch ${name}`, PEER_PYTHON,
+  return runJson<PeerResult>(`PyTorch ${name}`, PEER_PYTHON,
     [PEER_SCRIPT, "--case", name, "--steps", String(o.steps), "--warmup", String(o.warmup), "--threads", String(threads)],
-    { ...process.env, OPENBLAS_NUM_THREADS: "1" });
+    { ...process.env, OPENBLAS_NUM_THREADS: "1" }).result;
 }
 
 export async function main(argv: string[]): Promise<void> {

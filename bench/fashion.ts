@@ -6,7 +6,6 @@
 // PyTorch gets kiln's thread count and OPENBLAS_NUM_THREADS=1
 // (../shared/reference/machine.md). Both use kiln's own train/val split: this
 // process computes it with the library and hands the indices to the peer.
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,10 +14,8 @@ import { parseArgs } from "node:util";
 import { loadClassificationDataset } from "../src/data/load.js";
 import type { Sample } from "../src/data/types.js";
 import type { FashionWorkerResult } from "./fashion-worker.js";
-import { intFlag, median, round } from "./stats.js";
+import { intFlag, median, PEER_PYTHON, round, runJson } from "./stats.js";
 
-/** Debian's python3-torch lives under the system interpreter, not the `python3` on PATH. */
-const PEER_PYTHON = "/usr/bin/python3";
 const PEER_SCRIPT = fileURLToPath(new URL("../../bench/peer/fashion.py", import.meta.url));
 const WORKER_SCRIPT = fileURLToPath(new URL("./fashion-worker.js", import.meta.url));
 const DEFAULT_DATA = "/usr/share/datasets/fashion-mnist";
@@ -50,16 +47,6 @@ interface PeerResult {
   val_images: number;
   test_images: number;
   history: unknown[];
-}
-
-function runJson<T>(what: string, command: string, args: string[], env: NodeJS.ProcessEnv): { result: T; seconds: number } {
-  const started = performance.now();
-  const child = spawnSync(command, args, { env, stdio: ["ignore", "pipe", "inherit"], encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
-  const seconds = (performance.now() - started) / 1000;
-  if (child.error) throw new Error(`${what}: ${child.error.message}`);
-  if (child.status !== 0) throw new Error(`${what} exited with ${child.status ?? child.signal}`);
-  const lines = child.stdout.trim().split("\n");
-  return { result: JSON.parse(lines[lines.length - 1]) as T, seconds };
 }
 
 /** Position of an IDX sample in its file: samples are views of the decompressed file (16-byte header). */

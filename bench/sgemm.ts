@@ -1,14 +1,25 @@
-// SGEMM and convolution throughput of the native kernels, as JSON lines.
+// SGEMM and convolution throughput of the native kernels, next to PyTorch's
+// (bench/peer/sgemm.py: torch.mm and aten's convolution and its backward, on
+// OpenBLAS/oneDNN with the same threads), as JSON lines with ratios.
 //
-//   node dist/bench/sgemm.js [--threads N] [--conv-only | --gemm-only]
+//   npm run bench -- sgemm [--threads N] [--conv-only | --gemm-only] [--peer torch|none]
 //
 // Peak: the addon's `peakGflops()` runs independent FMA chains (more chains
 // than FMA latency x ports, the widest FMA of the active ISA) on every pool
 // thread at once and divides the flops done by the wall time; share_of_peak
 // is measured GFLOP/s over that figure. Each figure is the best of several
 // timed rounds (the machine is shared; the best round is the least disturbed).
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { nativeKernels, nativeLoadError } from "../src/engine/backend.js";
 import { Act, convGeom, type ConvShape, type Kernels } from "../src/engine/kernels.js";
+import { intFlag, PEER_PYTHON, round, runJson } from "./stats.js";
+
+const PEER_SCRIPT = fileURLToPath(new URL("../../bench/peer/sgemm.py", import.meta.url));
+const GEMM_SIZES = [256, 1024, 2048];
+
+interface ConvRates { forward_gflops: number; backward_input_gflops: number; backward_weight_gflops: number }
+interface PeerResult { gemm: Record<string, number>; conv: Record<string, ConvRates>; torch: string; threads: number }
 
 type NativeKernels = Kernels & { peakGflops(): number };
 
@@ -37,15 +48,16 @@ function bestSeconds(fn: () => void, rounds = 5): number {
   return best;
 }
 
-function benchGemm(k: NativeKernels, peak: number): void {
+function benchGemm(k: NativeKernels, peak: number, peer: PeerResult | null): void {
   const { isa, threads } = k.info();
-  for (const size of [256, 1024, 2048]) {
+  for (const size of GEMM_SIZES) {
     const a = filled(size * size, 1), b = filled(size * size, 2), c = new Float32Array(size * size);
     const s = bestSeconds(() => k.gemm(1, false, false, size, size, size, 1, a, 0, b, 0, 0, c, 0));
     const gflops = (2 * size ** 3) / s / 1e9;
+    const torch = peer?.gemm[String(size)];
     console.log(JSON.stringify({
-      m: size, n: size, k: size, gflops: +gflops.toFixed(1), peak_gflops: +peak.toFixed(1),
-      share_of_peak: +(gflops / peak).toFixed(3), threads, isa,
+      m: size, n: size, k: size, gflops: round(gflops, 1), peak_gflops: round(peak, 1), share_of_peak: round(gflops / peak, 3),
+      ...(torch === undefined ? {} : { torch_gflops: round(torch, 1), kiln_over_torch: round(gflops / torch, 3) }), threads, isa,
     }));
   }
 }
@@ -68,7 +80,7 @@ function conv(n: number, cIn: number, h: number, w: number, cOut: number, k: num
   return { n, cIn, h, w, cOut, kh: k, kw: k, strideH: stride, strideW: stride, padH: pad, padW: pad, dilH: 1, dilW: 1, groups: 1 };
 }
 
-function benchConv(k: NativeKernels): void {
+function benchConv(k: NativeKernels, peer: PeerResult | null): void {
   const { isa, threads } = k.info();
   for (const [name, s] of convShapes) {
     const g = convGeom(s);
@@ -77,24 +89,39 @@ function benchConv(k: NativeKernels): void {
     const y = new Float32Array(s.n * s.cOut * outH * outW), dy = filled(y.length, 3);
     const dx = new Float32Array(x.length), dw = new Float32Array(w.length), db = new Float32Array(s.cOut);
     const flops = 2 * s.n * s.cOut * outH * outW * (s.cIn / s.groups) * s.kh * s.kw;
-    const rate = (fn: () => void): number => +(flops / bestSeconds(fn, 3) / 1e9).toFixed(1);
-    console.log(JSON.stringify({
-      conv: name, threads, isa,
+    const rate = (fn: () => void): number => round(flops / bestSeconds(fn, 3) / 1e9, 1);
+    const kiln: ConvRates = {
       forward_gflops: rate(() => k.conv2d(g, x, w, null, y, Act.none, 0)),
       backward_input_gflops: rate(() => k.conv2dBackwardInput(g, dy, w, dx)),
       backward_weight_gflops: rate(() => k.conv2dBackwardWeight(g, x, dy, dw, db)),
-    }));
+    };
+    const torch = peer?.conv[name];
+    const ratios = torch ? Object.fromEntries((Object.keys(kiln) as (keyof ConvRates)[]).flatMap((key) => [
+      [`torch_${key}`, round(torch[key], 1)], [`${key.replace("_gflops", "")}_kiln_over_torch`, round(kiln[key] / torch[key], 3)],
+    ])) : {};
+    console.log(JSON.stringify({ conv: name, threads, isa, ...kiln, ...ratios }));
   }
 }
 
-function main(): void {
+export async function main(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      threads: { type: "string" }, "conv-only": { type: "boolean", default: false }, "gemm-only": { type: "boolean", default: false },
+      peer: { type: "string", default: "torch" },
+    },
+    strict: true,
+  });
+  if (values.peer !== "torch" && values.peer !== "none") throw new Error(`--peer must be torch or none, got "${values.peer}"`);
   const k = nativeKernels() as NativeKernels | null;
   if (!k) throw new Error(`kiln: the native addon did not load: ${nativeLoadError()}`);
-  const args = process.argv.slice(2);
-  const threadsAt = args.indexOf("--threads");
-  if (threadsAt >= 0) k.setThreads(Number(args[threadsAt + 1]));
-  if (!args.includes("--conv-only")) benchGemm(k, k.peakGflops());
-  if (!args.includes("--gemm-only")) benchConv(k);
+  if (values.threads !== undefined) k.setThreads(intFlag("--threads", values.threads, 0));
+  const threads = k.info().threads;
+  const gemm = !values["conv-only"], convs = !values["gemm-only"];
+  // The peer runs first, alone, so the two never share the cores.
+  const peer = values.peer === "torch" ? runJson<PeerResult>("PyTorch sgemm", PEER_PYTHON, [PEER_SCRIPT],
+    // A plain mm goes straight to OpenBLAS, so here it gets the same threads (its fastest for this call).
+    { ...process.env, OPENBLAS_NUM_THREADS: String(threads) }, JSON.stringify({ threads, gemm: gemm ? GEMM_SIZES : [], conv: convs ? convShapes : [] })).result : null;
+  if (gemm) benchGemm(k, k.peakGflops(), peer);
+  if (convs) benchConv(k, peer);
 }
-
-main();

@@ -79,6 +79,11 @@ inline ScratchBuffer& packedBBuffer() {
   thread_local ScratchBuffer buffer;
   return buffer;
 }
+// All of B's columns for a group of depth blocks, packed once and read by every task.
+inline ScratchBuffer& sharedBBuffer() {
+  thread_local ScratchBuffer buffer;
+  return buffer;
+}
 
 template <class Problem>
 void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t N, int64_t K) {
@@ -116,6 +121,48 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
   const int64_t blocks = ceilDiv(K, kKC);
   const int64_t blocksPerGroup = std::clamp<int64_t>(kPackedAMax / aBlockFloats, 1, blocks);
   float* aPack = packedABuffer().get(static_cast<size_t>(aBlockFloats * blocksPerGroup));
+
+  // Few columns (a convolution over small planes, a short batch): B's whole
+  // width fits L2, so it is packed once, shared, next to A, and the tasks split
+  // A's rows. Column chunks would each stream all of A from memory again (a
+  // 512 x 4608 weight matrix read four times for N = 128) and repack B per row
+  // block. The micro-kernel calls are the same either way, so are the results.
+  if (!serial && bPanels * NR <= kTaskColumns && aPanels >= 2) {
+    const int64_t bBlockFloats = bPanels * NR * kKC;
+    float* bShared = sharedBBuffer().get(static_cast<size_t>(bBlockFloats * blocksPerGroup));
+    for (int64_t b0 = 0; b0 < blocks; b0 += blocksPerGroup) {
+      const int64_t b1 = std::min(blocks, b0 + blocksPerGroup);
+      const int64_t packsPerBlock = aPanels + bPanels;
+      forEach((b1 - b0) * packsPerBlock, [&](int64_t t) {
+        const int64_t blk = b0 + t / packsPerBlock, item = t % packsPerBlock, pc = blk * kKC, kc = std::min(kKC, K - pc);
+        if (item < aPanels) {
+          pr.packA(aPack + (blk - b0) * aBlockFloats + item * MR * kc, MR, panelStart(item), panelRows(item), pc, kc);
+        } else {
+          const int64_t jp = item - aPanels, j0 = jp * NR;
+          pr.packB(bShared + (blk - b0) * bBlockFloats + jp * NR * kc, NR, pc, kc, j0,
+                   static_cast<int>(std::min<int64_t>(NR, N - j0)));
+        }
+      });
+      // Depth block by block, one A panel per task: the block of B (<= 1 MB)
+      // stays in each core's L2 while its A panels pass over it.
+      for (int64_t blk = b0; blk < b1; ++blk) {
+        const int64_t pc = blk * kKC, kc = std::min(kKC, K - pc);
+        const bool firstK = pc == 0, lastK = pc + kc >= K;
+        const float* aBlock = aPack + (blk - b0) * aBlockFloats;
+        const float* bBlock = bShared + (blk - b0) * bBlockFloats;
+        forEach(aPanels, [&](int64_t ip) {
+          const int64_t i0 = panelStart(ip);
+          const int rows = panelRows(ip);
+          for (int64_t jp = 0; jp < bPanels; ++jp) {
+            const int64_t j0 = jp * NR;
+            const int cols = static_cast<int>(std::min<int64_t>(NR, N - j0));
+            pr.tile(uk, aBlock + ip * MR * kc, bBlock + jp * NR * kc, kc, i0, j0, rows, cols, firstK, lastK);
+          }
+        });
+      }
+    }
+    return;
+  }
 
   for (int64_t b0 = 0; b0 < blocks; b0 += blocksPerGroup) {
     const int64_t b1 = std::min(blocks, b0 + blocksPerGroup);
