@@ -1,9 +1,11 @@
 // The kiln command line. Each command parses, validates and calls the library;
 // a KilnError (a user-caused problem) is printed without a stack trace.
 import { KilnError } from "../errors.js";
+import { compareCommand } from "./commands/compare.js";
 import { dataCommand } from "./commands/data.js";
 import { doctorCommand } from "./commands/doctor.js";
 import { predictCommand } from "./commands/predict.js";
+import { runsCommand } from "./commands/runs.js";
 import { trainCommand } from "./commands/train.js";
 import { valCommand } from "./commands/val.js";
 
@@ -15,6 +17,8 @@ Commands:
   train       train an image classifier (no options: the built-in synthetic demo)
   val         evaluate a trained model on a dataset split
   predict     label images with a trained model
+  compare     compare a run's metrics with a baseline's (exit code 1 when it degraded)
+  runs        list, show, compare and annotate training runs
   data        check a dataset (kiln data check PATH)
   doctor      check the installation: native kernels, threads, image decoding, memory, disk
   info        the same as doctor
@@ -24,6 +28,8 @@ Examples:
   kiln train --data ./my-dataset --model resnet18 --epochs 30
   kiln val --model runs/classify/train/weights/best.safetensors
   kiln predict --model runs/classify/train/weights/best.safetensors --source photos/ --save
+  kiln compare runs/classify/train2 runs/classify/train   # exit code 1 when val accuracy fell > 1 point
+  kiln runs --status finished --sort best
 
 Run 'kiln <command> --help' for a command's options.`;
 
@@ -31,6 +37,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   train: trainCommand,
   val: valCommand,
   predict: predictCommand,
+  compare: compareCommand,
+  runs: runsCommand,
   data: dataCommand,
   doctor: doctorCommand,
   info: doctorCommand,

@@ -13,6 +13,7 @@ export const OPTION_GROUPS = {
   budget: "Budget and stopping",
   optim: "Optimizer and schedule",
   augment: "Augmentation and regularisation",
+  track: "Evaluation and tracking",
   kiln: "Checks, confirmation and machine",
 } as const;
 
@@ -28,6 +29,7 @@ export const OPTION_GROUP_OF: Record<keyof z.infer<typeof trainConfigSchema>, Op
   warmup_momentum: "optim", warmup_bias_lr: "optim", nbs: "optim", cos_lr: "optim", scheduler: "optim", accumulate: "optim",
   clip_grad: "optim", ema: "optim",
   label_smoothing: "augment", dropout: "augment", fliplr: "augment", scale: "augment", hsv_h: "augment", hsv_s: "augment", hsv_v: "augment",
+  plots: "track", tensorboard: "track", mlflow: "track",
   quick: "kiln", confirm_over: "kiln", price_per_hour: "kiln", yes: "kiln", threads: "kiln",
 };
 
@@ -81,6 +83,10 @@ export const trainConfigSchema = z.object({
   hsv_h: fraction01().default(0.015).describe("hue jitter (fraction of the colour wheel)"),
   hsv_s: fraction01().default(0.7).describe("saturation jitter (fraction)"),
   hsv_v: fraction01().default(0.4).describe("brightness jitter (fraction)"),
+  // ---- evaluation and tracking
+  plots: z.boolean().default(true).describe("draw results.png and confusion_matrix.png in the run directory each epoch"),
+  tensorboard: z.boolean().default(true).describe("write TensorBoard event files in the run directory (tensorboard --logdir runs)"),
+  mlflow: z.boolean().default(true).describe("log the run to MLflow: ./mlruns, or MLFLOW_TRACKING_URI (a file store or an http(s) server)"),
   // ---- checks, confirmation, machine
   quick: z.boolean().default(false).describe("run a couple of train and val batches through the whole pipeline (checkpoint included) and report"),
   confirm_over: z.number().min(0).default(10).describe("ask before starting when the estimate exceeds this many minutes (on a terminal only)"),

@@ -6,7 +6,17 @@ import { writeFileAtomicSync } from "../io/atomic.js";
 import { Callback } from "./callbacks.js";
 import type { EpochMetrics } from "./metrics.js";
 import { appendResultsRow } from "./run-dir.js";
-import type { Trainer } from "./trainer.js";
+import type { EpochRecord, Trainer } from "./trainer.js";
+
+/** An epoch as a results.csv row (Ultralytics' column names); trackers log the same names. */
+export function epochRow(h: EpochRecord): Record<string, number> {
+  const row: Record<string, number> = {
+    epoch: h.epoch + 1, time: h.time, "train/loss": h.trainLoss, "train/acc": h.trainAcc, "val/loss": h.valLoss,
+    "val/acc": h.valAcc, "val/top5": h.valTop5, "val/f1": h.valF1,
+  };
+  h.lr.forEach((lr, i) => (row[`lr/pg${i}`] = lr));
+  return row;
+}
 
 export class CheckpointSaver extends Callback {
   readonly name = "checkpoints";
@@ -44,12 +54,7 @@ export class ResultsWriter extends Callback {
     const m = this.last;
     const rec = t.history.at(-1);
     if (!m || !rec) return;
-    const row: Record<string, number> = {
-      epoch: m.epoch + 1, time: rec.time, "train/loss": m.trainLoss, "train/acc": m.trainAcc, "val/loss": m.val.loss,
-      "val/acc": m.val.accuracy, "val/top5": m.val.top5, "val/f1": m.val.macroF1,
-    };
-    m.lr.forEach((lr, i) => (row[`lr/pg${i}`] = lr));
-    appendResultsRow(this.runDir, row);
+    appendResultsRow(this.runDir, epochRow(rec));
     writeFileAtomicSync(join(this.runDir, "metrics.json"), `${JSON.stringify({
       epoch: m.epoch + 1, best_epoch: t.best.epoch + 1, best_fitness: t.best.fitness, val: { ...m.val, confusion: undefined }, confusion: m.val.confusion,
       train: { loss: m.trainLoss, acc: m.trainAcc }, history: t.history,

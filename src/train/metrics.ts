@@ -1,14 +1,21 @@
-// Classification metrics as pure functions of logits and targets: accuracy,
-// top-5, loss, per-class precision/recall/F1, macro F1, confusion matrix.
+// What the trainer and `kiln val` measure on a split: the confusion matrix and
+// top-5 hits accumulated batch by batch, turned into metrics by the pure
+// functions of src/metrics (scikit-learn's definitions), plus the mean loss.
+import { classificationReport, type AverageMetrics, type ClassMetrics } from "../metrics/index.js";
 
-export interface ClassMetrics { name: string; precision: number; recall: number; f1: number; support: number }
+export type { ClassMetrics } from "../metrics/index.js";
 
 export interface ClassificationMetrics {
   loss: number;
   accuracy: number;
   top5: number;
+  /** Macro F1 over every class (sklearn's labels=range(nc): a class absent from the split counts as 0). */
   macroF1: number;
   perClass: ClassMetrics[];
+  macro: AverageMetrics;
+  weighted: AverageMetrics;
+  /** The five classes with the lowest F1 (support > 0), worst first. */
+  worst: ClassMetrics[];
   /** confusion[t][p]: images of true class t predicted as p. */
   confusion: number[][];
   count: number;
@@ -54,25 +61,19 @@ export class MetricAccumulator {
   }
 
   result(): ClassificationMetrics {
-    const perClass = this.classes.map((name, c) => {
-      const tp = this.confusion[c][c];
-      const support = this.confusion[c].reduce((a, b) => a + b, 0);
-      const predicted = this.confusion.reduce((a, row) => a + row[c], 0);
-      const precision = predicted ? tp / predicted : 0;
-      const recall = support ? tp / support : 0;
-      const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
-      return { name, precision, recall, f1, support };
-    });
-    const correct = this.confusion.reduce((a, row, c) => a + row[c], 0);
-    const present = perClass.filter((m) => m.support > 0);
+    const report = classificationReport(this.confusion, this.classes, { top5Correct: this.top5Hits });
     return {
       loss: this.count ? this.lossSum / this.count : NaN,
-      accuracy: this.count ? correct / this.count : 0,
-      top5: this.count ? this.top5Hits / this.count : 0,
-      macroF1: present.length ? present.reduce((a, m) => a + m.f1, 0) / present.length : 0,
-      perClass,
-      confusion: this.confusion.map((r) => [...r]),
+      accuracy: report.accuracy,
+      top5: report.top5 ?? 0,
+      macroF1: report.macro.f1,
+      perClass: report.perClass,
+      macro: report.macro,
+      weighted: report.weighted,
+      worst: report.worst,
+      confusion: report.confusion,
       count: this.count,
     };
   }
+
 }

@@ -28,6 +28,12 @@ import { Progress } from "./progress.js";
 import { createRunDir, latestRun, RunRecordFile, writeArgsYaml } from "./run-dir.js";
 import { LrSchedule } from "./schedule.js";
 import { handleInterrupts } from "./signals.js";
+import { Tracking } from "./tracking.js";
+import { TensorBoardTracker } from "../track/tensorboard/index.js";
+import { createMlflowTracker } from "../track/mlflow/index.js";
+import type { Tracker } from "../track/tracker.js";
+import { baselineVerdictAfterTraining, recordTrainingRun, setBaseline } from "../state/index.js";
+import { verdictLine } from "../compare/index.js";
 import { Trainer, type EpochRecord, type FitStatus } from "./trainer.js";
 
 export interface TrainResult {
@@ -188,6 +194,12 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   const record = new RunRecordFile(runDir, resumeFrom !== null);
   const modelMeta: ModelMeta = { task: "classify", architecture: config.model, classes: ds.classes, imgsz: config.imgsz, channels, normalize };
 
+  const warn = (m: string): void => log.warn(m);
+  const trackers: Tracker[] = quick ? [] : [
+    ...(config.tensorboard ? [new TensorBoardTracker({ warn })] : []),
+    ...(config.mlflow ? [createMlflowTracker({ warn })] : []),
+  ];
+  const tracking = new Tracking({ runDir, classes: ds.classes, trackers, plots: config.plots && !quick, resumed: resumeFrom !== null, log });
   const callbacks: Callback[] = [
     new LrSchedule({ lr0: opt.lr0, lrf: config.lrf, epochs: config.epochs, momentum: opt.momentum, warmupEpochs: config.warmup_epochs,
       warmupMomentum: config.warmup_momentum, warmupBiasLr: opt.warmupBiasLr, kind: config.cos_lr ? "cosine" : config.scheduler, biasGroup: BIAS_GROUP }),
@@ -197,6 +209,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     new TimeBudget(config.time),
     new Progress(),
     new ResultsWriter(runDir),
+    tracking,
     new CheckpointSaver(config.save_period),
     new HealthWarnings(),
   ];
@@ -253,7 +266,9 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     cancelIfInterrupted();
     if (resumeFrom) trainer.restore(resumeFrom);
     fitting = true;
+    tracking.start(config, Date.now());
     const status = await trainer.fit();
+    await tracking.finish(status === "interrupted" ? "interrupted" : "finished");
     if (status === "interrupted") {
       record.end("interrupted");
       log.line(`interrupted: weights/last.safetensors saved at epoch ${trainer.epoch + 1}, batch ${trainer.batch}. Resume with:\n  kiln train --resume ${runDir}`);
@@ -271,14 +286,41 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
       rmSync(runDir, { recursive: true, force: true });
     } else if (status !== "interrupted") {
       log.line(resultsBox(result, config));
+      await recordInPipelineState(result, config, log, hooks);
     }
     return result;
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (!(err instanceof KilnError && message.startsWith("cancelled"))) record.end("failed", message);
+    await tracking.finish(message.startsWith("cancelled") ? "interrupted" : "failed");
     throw err;
   } finally {
     stopSignals();
+  }
+}
+
+/**
+ * kiln.state.yaml in the working folder: this run becomes the latest (its best
+ * weights are what `kiln val` uses by default); with a baseline set, the
+ * comparison and its verdict, and on a terminal the offer to make this run
+ * the baseline. The state is a convenience: its trouble only warns.
+ */
+async function recordInPipelineState(r: TrainResult, config: TrainConfig, log: RunLog, hooks: RunHooks): Promise<void> {
+  const cwd = process.cwd();
+  try {
+    recordTrainingRun(cwd, r.runDir, r.weights.best);
+    const comparison = baselineVerdictAfterTraining(cwd, r.runDir);
+    if (!comparison) return;
+    log.line(`baseline   ${verdictLine(comparison)} (kiln compare ${r.runDir} for the table)`);
+    const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true && !process.env.CI;
+    if (config.yes || !(hooks.confirm || interactive) || comparison.verdict === "degraded") return;
+    if (await (hooks.confirm ?? askOnTerminal)(`Make ${r.runDir} the baseline? [Y/n] `)) {
+      setBaseline(cwd, r.runDir);
+      log.line(`baseline   is now ${r.runDir}`);
+    }
+  } catch (err) {
+    if (!(err instanceof KilnError)) throw err;
+    log.warn(err.message);
   }
 }
 

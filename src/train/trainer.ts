@@ -60,6 +60,8 @@ export class Trainer {
   /** Batches trained since the start of the run (warmup counts these). */
   iteration = 0;
   epochStats: EpochStats = { lossSum: 0, correct: 0, seen: 0 };
+  /** The last batch's loss (NaN when it was not finite): what trackers log per step. */
+  lastLoss = NaN;
   history: EpochRecord[] = [];
   best = { fitness: -Infinity, epoch: -1 };
   /** The epoch this process started at (for ETAs), and the run time before it. */
@@ -157,6 +159,7 @@ export class Trainer {
         mul(l, 1 / config.accumulate).backward();
         return value;
       });
+      this.lastLoss = loss;
       if (Number.isFinite(loss)) {
         this.epochStats.lossSum += loss * b.size;
         this.epochStats.seen += b.size;

@@ -5,7 +5,7 @@ import { loadClassificationDataset } from "../data/load.js";
 import { DataLoader } from "../data/loader.js";
 import type { SplitName } from "../data/types.js";
 import { loadCheckpoint, modelFromCheckpoint } from "./checkpoint.js";
-import type { ClassMetrics, ClassificationMetrics } from "./metrics.js";
+import type { ClassificationMetrics } from "./metrics.js";
 import { evaluate } from "./trainer.js";
 
 export interface ValOptions {
@@ -21,8 +21,6 @@ export interface ValResult extends ClassificationMetrics {
   model: string;
   data: string;
   split: SplitName;
-  /** The five classes with the lowest F1. */
-  worst: ClassMetrics[];
 }
 
 export async function validateCheckpoint(options: ValOptions): Promise<ValResult> {
@@ -46,6 +44,5 @@ export async function validateCheckpoint(options: ValOptions): Promise<ValResult
     augment: null, normalize: ckpt.model.normalize, cache: false, prefetch: 2,
   });
   const metrics = await evaluate(model, loader, classes, ckpt.model.imgsz);
-  const worst = [...metrics.perClass].filter((c) => c.support > 0).sort((a, b) => a.f1 - b.f1).slice(0, 5);
-  return { ...metrics, model: options.model, data, split, worst };
+  return { ...metrics, model: options.model, data, split };
 }

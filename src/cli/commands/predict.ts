@@ -2,13 +2,13 @@
 import { parseArgs } from "../../config/index.js";
 import { KilnError } from "../../errors.js";
 import { predictImages } from "../../train/predict.js";
-import { optionalNumber, requireOption } from "./common.js";
+import { modelOption, optionalNumber, requireOption } from "./common.js";
 
 export const PREDICT_HELP = `kiln predict — label images with a trained model
 
 Usage: kiln predict --model WEIGHTS --source FILE|DIR [--topk K] [--save] [--json]
 
-  --model   a kiln checkpoint (runs/classify/train/weights/best.safetensors)
+  --model   a kiln checkpoint (default: the latest run's best weights, from kiln.state.yaml)
   --source  an image file or a folder of images
   --topk    how many labels to show per image (default 5)
   --save    write predictions.csv and predictions.json to runs/classify/predict (predict2, …)
@@ -28,7 +28,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     if (!["model", "source", "topk", "save", "json", "batch"].includes(key)) throw new KilnError(`unknown option '${key}' for kiln predict. Run 'kiln predict --help'.`);
   }
   const r = await predictImages({
-    model: requireOption(options, "model", "kiln predict"), source: requireOption(options, "source", "kiln predict"),
+    model: modelOption(options, "kiln predict"), source: requireOption(options, "source", "kiln predict"),
     topk: optionalNumber(options, "topk"), batch: optionalNumber(options, "batch"), save: options.has("save"),
   });
   if (options.has("json")) console.log(JSON.stringify(r, null, 2));

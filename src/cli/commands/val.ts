@@ -3,13 +3,13 @@ import { parseArgs } from "../../config/index.js";
 import { KilnError } from "../../errors.js";
 import { validateCheckpoint } from "../../train/validate.js";
 import { box } from "../../train/log.js";
-import { requireOption, optionalNumber } from "./common.js";
+import { modelOption, optionalNumber } from "./common.js";
 
 export const VAL_HELP = `kiln val — evaluate a trained model on a dataset split
 
 Usage: kiln val --model WEIGHTS [--data PATH] [--split val|test] [--batch N] [--json]
 
-  --model   a kiln checkpoint (runs/classify/train/weights/best.safetensors)
+  --model   a kiln checkpoint (default: the latest run's best weights, from kiln.state.yaml)
   --data    the dataset (default: the one the model was trained on; its val split is the same held-out one)
   --split   val (default) or test
   --batch   images per batch (default: the training batch)
@@ -33,7 +33,7 @@ export async function valCommand(argv: string[]): Promise<number> {
   const split = options.get("split") ?? "val";
   if (split !== "val" && split !== "test") throw new KilnError(`invalid value for 'split': ${String(split)}. Allowed: val or test.`);
   const data = options.get("data");
-  const r = await validateCheckpoint({ model: requireOption(options, "model", "kiln val"), data: typeof data === "string" ? data : undefined, split, batch: optionalNumber(options, "batch") });
+  const r = await validateCheckpoint({ model: modelOption(options, "kiln val"), data: typeof data === "string" ? data : undefined, split, batch: optionalNumber(options, "batch") });
   if (options.has("json")) {
     console.log(JSON.stringify(r, null, 2));
     return 0;
@@ -46,6 +46,7 @@ export async function valCommand(argv: string[]): Promise<number> {
     "",
     `${"class".padEnd(name)}  precision  recall     f1  support`,
     ...r.perClass.map((c) => `${c.name.padEnd(name)}  ${c.precision.toFixed(4).padStart(9)}  ${c.recall.toFixed(4).padStart(6)}  ${c.f1.toFixed(4)}  ${String(c.support).padStart(7)}`),
+    ...(["macro", "weighted"] as const).map((k) => `${`${k} avg`.padEnd(name)}  ${r[k].precision.toFixed(4).padStart(9)}  ${r[k].recall.toFixed(4).padStart(6)}  ${r[k].f1.toFixed(4)}  ${String(r[k].support).padStart(7)}`),
     "",
     `worst      ${r.worst.map((c) => `${c.name} (f1 ${c.f1.toFixed(3)})`).join(", ")}`,
   ];
