@@ -58,10 +58,10 @@ async function main(): Promise<void> {
     const info = kernels().info();
     const params = modelFromCheckpoint(loadCheckpoint(result.weights.best)).numParameters();
     const out: FashionWorkerResult = {
-      test_acc: test.accuracy, test_loss: test.loss, best_val_acc: result.best?.valAcc ?? NaN, best_epoch: result.bestEpoch,
+      test_acc: test.accuracy, test_loss: test.loss, best_val_acc: result.best?.values["val/acc"] ?? NaN, best_epoch: result.bestEpoch,
       train_s: trainSeconds, fit_s: result.final?.time ?? NaN, test_s: testSeconds, params,
       threads: info.threads, isa: info.isa, backend: info.name, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
-      history: result.history.map((h) => ({ epoch: h.epoch + 1, train_loss: h.trainLoss, val_acc: h.valAcc, val_loss: h.valLoss, time: h.time })),
+      history: result.history.map((h) => ({ epoch: h.epoch + 1, train_loss: h.values["train/loss"], val_acc: h.values["val/acc"], val_loss: h.values["val/loss"], time: h.time })),
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {

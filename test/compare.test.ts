@@ -25,7 +25,8 @@ interface Val { acc: number; top5: number; f1: number; loss: number }
 function makeRun(rel: string, best: Val, task?: string): string {
   const dir = join(root, rel);
   mkdirSync(dir, { recursive: true });
-  const rec = (epoch: number, v: Val) => ({ epoch, time: 12.5 * (epoch + 1), trainLoss: 0.4, trainAcc: 0.85, valLoss: v.loss, valAcc: v.acc, valTop5: v.top5, valF1: v.f1, lr: [0.002, 0.002, 0.002] });
+  const rec = (epoch: number, v: Val) => ({ epoch, time: 12.5 * (epoch + 1), lr: [0.002, 0.002, 0.002], fitness: v.acc,
+    values: { "train/loss": 0.4, "train/acc": 0.85, "val/loss": v.loss, "val/acc": v.acc, "val/top5": v.top5, "val/f1": v.f1 } });
   const worse = { acc: best.acc - 0.05, top5: best.top5 - 0.01, f1: best.f1 - 0.05, loss: best.loss + 0.1 };
   const history = [rec(0, { acc: 0.3, top5: 0.8, f1: 0.25, loss: 1.9 }), rec(1, best), rec(2, worse)];
   const metrics = {

@@ -42,15 +42,16 @@ function makeRun(base: string, rel: string, s: RunSpec = {}): string {
   writeFileSync(join(dir, "args.yaml"), `${s.task ? `task: ${s.task}\n` : ""}model: ${s.model ?? "cnn"}\ndata: synthetic\nproject: runs/classify\nepochs: ${s.epochs ?? accs.length}\nbatch: 32\nlr0: ${s.lr0 ?? 0.01}\nseed: 0\n`);
   writeFileSync(join(dir, "run.json"), `${JSON.stringify({ status: s.status ?? "finished", pid: s.pid ?? 1, kiln_version: "0.1.0", started_at: started, ended_at: ended, heartbeat_at: s.heartbeat ?? ended ?? started }, null, 2)}\n`);
   if (accs.length > 0) {
-    const history = accs.map((a, i) => ({ epoch: i, time: 60 * (i + 1), trainLoss: 1.5 - a, trainAcc: a - 0.05, valLoss: 1 - a, valAcc: a, valTop5: 1, valF1: a - 0.01, lr: [0.002, 0.002, 0.002] }));
+    const history = accs.map((a, i) => ({ epoch: i, time: 60 * (i + 1), lr: [0.002, 0.002, 0.002], fitness: a,
+      values: { "train/loss": 1.5 - a, "train/acc": a - 0.05, "val/loss": 1 - a, "val/acc": a, "val/top5": 1, "val/f1": a - 0.01 } }));
     const best = accs.indexOf(Math.max(...accs));
     const last = history[history.length - 1];
     writeFileSync(join(dir, "metrics.json"), JSON.stringify({
       epoch: accs.length, best_epoch: best + 1, best_fitness: accs[best],
-      val: { loss: last.valLoss, accuracy: last.valAcc, top5: 1, macroF1: last.valF1, perClass: [], count: 50 }, confusion: [[1]], train: { loss: last.trainLoss, acc: last.trainAcc }, history,
+      val: { loss: last.values["val/loss"], accuracy: last.values["val/acc"], top5: 1, macroF1: last.values["val/f1"], perClass: [], count: 50 }, confusion: [[1]], history,
     }, null, 2));
     writeFileSync(join(dir, "results.csv"), `epoch,time,train/loss,train/acc,val/loss,val/acc,val/top5,val/f1,lr/pg0,lr/pg1,lr/pg2\n${history
-      .map((h) => [h.epoch + 1, h.time, h.trainLoss, h.trainAcc, h.valLoss, h.valAcc, h.valTop5, h.valF1, 0.002, 0.002, 0.002].map((v) => (Number.isInteger(v) ? String(v) : v.toPrecision(6))).join(",")).join("\n")}\n`);
+      .map((h) => [h.epoch + 1, h.time, ...Object.values(h.values), 0.002, 0.002, 0.002].map((v) => (Number.isInteger(v) ? String(v) : v.toPrecision(6))).join(",")).join("\n")}\n`);
     writeFileSync(join(dir, "weights", "best.safetensors"), Buffer.alloc(3000));
     writeFileSync(join(dir, "weights", "last.safetensors"), Buffer.alloc(3000));
   }

@@ -8,7 +8,9 @@ import { KilnError } from "../src/errors.js";
 import { EarlyStopping } from "../src/train/early-stopping.js";
 import { GradientGuard } from "../src/train/guards.js";
 import { HealthWarnings } from "../src/train/health.js";
-import { MetricAccumulator, type EpochMetrics } from "../src/train/metrics.js";
+import { MetricAccumulator } from "../src/train/metrics.js";
+import type { EpochMetrics } from "../src/train/trainer.js";
+import { ClassifyTask } from "../src/train/classify-task.js";
 import { LrSchedule, type ScheduleOptions } from "../src/train/schedule.js";
 import type { Trainer } from "../src/train/trainer.js";
 
@@ -24,6 +26,7 @@ function fakeTrainer(fields: Record<string, unknown> = {}): Trainer & { groups: 
       this.stopped = reason;
     },
     log: { warn: (s: string) => t.warnings.push(s), line: () => undefined },
+    task: new ClassifyTask({ classes: ["a", "b"], imgsz: 8, labelSmoothing: 0, val: { length: 0, epoch: () => { throw new Error("unused"); } } }),
     ...fields,
   };
   return t as unknown as ReturnType<typeof fakeTrainer>;
@@ -60,7 +63,7 @@ test("after warmup: linear and cosine decay to lr0·lrf", () => {
 test("plateau: lr × 0.1 after 3 epochs without a better val loss; the state round-trips", () => {
   const s = new LrSchedule({ ...base, kind: "plateau", lrf: 0.001 });
   const t = fakeTrainer();
-  const epoch = (loss: number): EpochMetrics => ({ epoch: 0, trainLoss: 1, trainAcc: 0, lr: [], val: { loss } as EpochMetrics["val"] });
+  const epoch = (loss: number): EpochMetrics => ({ epoch: 0, lr: [], fitness: 0, values: { "train/loss": 1, "val/loss": loss }, detail: null });
   for (const loss of [1, 0.9, 0.95, 0.95]) s.onValidationEnd(t, epoch(loss));
   assert.equal(s.factor(0), 1);
   s.onValidationEnd(t, epoch(0.91));
@@ -96,7 +99,7 @@ test("gradient clipping scales to clip_grad; a non-finite gradient skips the ste
 
 test("health warnings: train loss rising 3 epochs; val loss rising while train loss falls", () => {
   const h = new HealthWarnings();
-  const rec = (trainLoss: number, valLoss: number) => ({ trainLoss, valLoss });
+  const rec = (trainLoss: number, valLoss: number) => ({ values: { "train/loss": trainLoss, "val/loss": valLoss } });
   const rising = fakeTrainer({ history: [rec(1, 1), rec(1.1, 1), rec(1.2, 1), rec(1.3, 1)] });
   h.onTrainEpochEnd(rising);
   assert.match(rising.warnings.join("\n"), /train loss has risen for 3 epochs/);

@@ -116,7 +116,8 @@ test("the library API: train, val, predict with typed results", async () => {
   assert.ok(existsSync(result.weights.best));
   const v = await val({ model: result.weights.best });
   assert.equal(v.count, 500);
-  assert.equal(v.accuracy, result.best?.valAcc);
+  assert.equal(v.accuracy, result.best?.values["val/acc"]);
+  assert.equal(result.best?.fitness, v.accuracy);
   const folder = join(dir, "images", "train", "square");
   const p = await predict({ model: result.weights.best, source: folder, topk: 2 });
   assert.equal(p.predictions[0].top.length, 2);

@@ -21,7 +21,7 @@ test("a run writes reports, plots, TensorBoard events and an MLflow run; kiln va
   assert.equal(r.code, 0, r.stderr);
   const run = join(dir, "runs/classify/train");
   const metrics = JSON.parse(readFileSync(join(run, "metrics.json"), "utf8")) as {
-    val: { accuracy: number; macroF1: number }; confusion: number[][]; best_epoch: number; history: { valAcc: number }[];
+    val: { accuracy: number; macroF1: number }; confusion: number[][]; best_epoch: number; history: { values: Record<string, number> }[];
   };
   const report = JSON.parse(readFileSync(join(run, "classification_report.json"), "utf8")) as Record<string, unknown>;
   assert.equal(report.accuracy, metrics.val.accuracy);
@@ -60,7 +60,7 @@ test("a run writes reports, plots, TensorBoard events and an MLflow run; kiln va
   assert.equal(v.code, 0, v.stderr);
   assert.match(v.stderr, /using the latest best weights runs\/classify\/train\/weights\/best\.safetensors \(from kiln\.state\.yaml\)/);
   // best.safetensors holds the best epoch's (EMA) weights: val reproduces that epoch's accuracy.
-  assert.equal((JSON.parse(v.stdout) as { accuracy: number }).accuracy, metrics.history[metrics.best_epoch - 1].valAcc);
+  assert.equal((JSON.parse(v.stdout) as { accuracy: number }).accuracy, metrics.history[metrics.best_epoch - 1].values["val/acc"]);
 
   // Trackers off: no events, no MLflow run.
   const off = runKiln(["train", ...TINY, "epochs=1", "tensorboard=false", "mlflow=false", "plots=false", "name=off"], dir);

@@ -31,8 +31,8 @@ const DETECT_ALIASES: Record<string, string[]> = {
   loss: ["loss"],
 };
 
-// history records of kiln train (src/train/trainer.ts EpochRecord) → metric keys.
-const HISTORY_FIELDS: Record<string, string> = { accuracy: "valAcc", top5: "valTop5", macroF1: "valF1", loss: "valLoss" };
+// history records of kiln train (src/train/trainer.ts EpochRecord: `values` by results.csv column) → metric keys.
+const HISTORY_FIELDS: Record<string, string> = { accuracy: "val/acc", top5: "val/top5", macroF1: "val/f1", loss: "val/loss" };
 
 function pickValues(source: Json, fields: Record<string, string[]>): MetricValues {
   const values: MetricValues = {};
@@ -65,7 +65,7 @@ function classifySnapshot(json: Json, file: string, pick: EpochPick): MetricSnap
   if (record) {
     const fields = Object.fromEntries(Object.entries(HISTORY_FIELDS).map(([k, f]) => [k, [f]]));
     const epoch = finite(record.epoch);
-    return { task: "classify", values: pickValues(record, fields), epoch: epoch === undefined ? null : epoch + 1, kind: pick };
+    return { task: "classify", values: pickValues(isObject(record.values) ? record.values : record, fields), epoch: epoch === undefined ? null : epoch + 1, kind: pick };
   }
   // No history: the top-level val block (last epoch) or a `kiln val` report.
   const source = isObject(json.val) ? json.val : json;

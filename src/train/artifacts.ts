@@ -1,18 +1,16 @@
 // What each epoch leaves in the run directory: weights/last (every epoch),
-// weights/best (when val accuracy improved), weights/epoch{N} (every
+// weights/best (when the fitness improved), weights/epoch{N} (every
 // save_period), a results.csv row and metrics.json.
 import { join } from "node:path";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { Callback } from "./callbacks.js";
-import type { EpochMetrics } from "./metrics.js";
 import { appendResultsRow } from "./run-dir.js";
-import type { EpochRecord, Trainer } from "./trainer.js";
+import type { EpochMetrics, EpochRecord, Trainer } from "./trainer.js";
 
 /** An epoch as a results.csv row (Ultralytics' column names); trackers log the same names. */
 export function epochRow(h: EpochRecord): Record<string, number> {
   const row: Record<string, number> = {
-    epoch: h.epoch + 1, time: h.time, "train/loss": h.trainLoss, "train/acc": h.trainAcc, "val/loss": h.valLoss,
-    "val/acc": h.valAcc, "val/top5": h.valTop5, "val/f1": h.valF1,
+    epoch: h.epoch + 1, time: h.time, ...h.values,
   };
   h.lr.forEach((lr, i) => (row[`lr/pg${i}`] = lr));
   return row;
@@ -56,8 +54,8 @@ export class ResultsWriter extends Callback {
     if (!m || !rec) return;
     appendResultsRow(this.runDir, epochRow(rec));
     writeFileAtomicSync(join(this.runDir, "metrics.json"), `${JSON.stringify({
-      epoch: m.epoch + 1, best_epoch: t.best.epoch + 1, best_fitness: t.best.fitness, val: { ...m.val, confusion: undefined }, confusion: m.val.confusion,
-      train: { loss: m.trainLoss, acc: m.trainAcc }, history: t.history,
+      task: t.task.kind, epoch: m.epoch + 1, best_epoch: t.best.epoch + 1, best_fitness: t.best.fitness, fitness: m.fitness, values: m.values,
+      ...t.task.metricsJson(m.detail), history: t.history,
     }, null, 2)}\n`);
   }
 }

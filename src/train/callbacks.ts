@@ -3,7 +3,7 @@
 // the gradients, a stop flag); its own state rides in checkpoints through
 // stateDict/loadStateDict, so a resumed run continues exactly.
 import type { Trainer } from "./trainer.js";
-import type { EpochMetrics } from "./metrics.js";
+import type { EpochMetrics } from "./trainer.js";
 
 export type JsonValue = number | string | boolean | null | JsonValue[] | { [k: string]: JsonValue };
 

@@ -1,7 +1,7 @@
-// Early stopping on fitness (val accuracy): stops after `patience` epochs
+// Early stopping on the task's fitness (val accuracy; 0.1·mAP50 + 0.9·mAP50-95): stops after `patience` epochs
 // without improvement and says so, with the numbers and how to change it.
 import { Callback, type JsonValue } from "./callbacks.js";
-import type { EpochMetrics } from "./metrics.js";
+import type { EpochMetrics } from "./trainer.js";
 import type { Trainer } from "./trainer.js";
 
 export class EarlyStopping extends Callback {
@@ -14,7 +14,7 @@ export class EarlyStopping extends Callback {
     if (this.patience <= 0) return;
     const waited = m.epoch - t.best.epoch;
     if (t.best.epoch >= 0 && waited >= this.patience) {
-      t.requestStop(`early stopping: val accuracy has not improved for ${waited} epochs (best ${t.best.fitness.toFixed(4)} at epoch ${t.best.epoch + 1}); ` +
+      t.requestStop(`early stopping: ${t.task.fitnessName} has not improved for ${waited} epochs (best ${t.best.fitness.toFixed(4)} at epoch ${t.best.epoch + 1}); ` +
         `patience=${this.patience}. Train longer without stopping with patience=0 or a larger patience.`);
     }
   }

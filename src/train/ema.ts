@@ -3,7 +3,7 @@
 // the average follows early training closely), applied to parameters and
 // BatchNorm statistics alike. Validation and the saved "weights" use it.
 import { kernels, type Tensor } from "../engine/index.js";
-import type { Classifier } from "../models/index.js";
+import type { AnyModule } from "../nn/index.js";
 import { Callback, type JsonValue } from "./callbacks.js";
 import type { Trainer } from "./trainer.js";
 
@@ -15,7 +15,7 @@ export class Ema extends Callback {
   private updates = 0;
 
   /** @param averaged a second instance of the architecture that holds the average */
-  constructor(readonly averaged: Classifier, source: Classifier) {
+  constructor(readonly averaged: AnyModule, source: AnyModule) {
     super();
     averaged.loadStateDict(source.stateDict());
     averaged.eval();

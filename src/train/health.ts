@@ -17,8 +17,8 @@ export class HealthWarnings extends Callback {
   readonly name = "health";
 
   override onTrainEpochEnd(t: Trainer): void {
-    const train = t.history.map((h) => h.trainLoss);
-    const val = t.history.map((h) => h.valLoss);
+    const train = t.history.map((h) => t.task.loss(h.values, "train"));
+    const val = t.history.map((h) => t.task.loss(h.values, "val"));
     // Warn when a streak first reaches its length, not every epoch after.
     if (risingFor(train, STREAK) && !risingFor(train.slice(0, -1), STREAK)) {
       t.log.warn(`train loss has risen for ${STREAK} epochs in a row (${train.slice(-STREAK - 1).map((v) => v.toFixed(3)).join(" → ")}): the learning rate may be too high (try a smaller lr0) or the data noisy.`);

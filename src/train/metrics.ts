@@ -21,15 +21,6 @@ export interface ClassificationMetrics {
   count: number;
 }
 
-/** What one epoch reports (train side and val side); the Trainer fills it. */
-export interface EpochMetrics {
-  epoch: number;
-  trainLoss: number;
-  trainAcc: number;
-  val: ClassificationMetrics;
-  lr: number[];
-}
-
 /** Accumulates predictions batch by batch; `result()` gives the metrics. */
 export class MetricAccumulator {
   private lossSum = 0;

@@ -2,7 +2,7 @@
 // decay, norm-layer weights without, biases without: pg0, pg1, pg2), and
 // optimizer=auto picking SGD for long runs, else AdamW.
 import type { Tensor } from "../engine/index.js";
-import type { Classifier } from "../models/index.js";
+import type { AnyModule } from "../nn/index.js";
 import { Adam, AdamW, SGD, type AnyOptimizer } from "../optim/index.js";
 import type { TrainConfig } from "../config/index.js";
 
@@ -17,7 +17,7 @@ export interface OptimizerChoice {
   warmupBiasLr: number;
 }
 
-function parameterGroups(model: Classifier): [Tensor[], Tensor[], Tensor[]] {
+function parameterGroups(model: AnyModule): [Tensor[], Tensor[], Tensor[]] {
   const decay: Tensor[] = [];
   const noDecay: Tensor[] = [];
   const biases: Tensor[] = [];
@@ -30,7 +30,7 @@ function parameterGroups(model: Classifier): [Tensor[], Tensor[], Tensor[]] {
   return [decay, noDecay, biases];
 }
 
-export function buildOptimizer(model: Classifier, config: TrainConfig, stepsPerEpoch: number): OptimizerChoice {
+export function buildOptimizer(model: AnyModule, config: TrainConfig, stepsPerEpoch: number): OptimizerChoice {
   let { optimizer: name, lr0, momentum, warmup_bias_lr: warmupBiasLr } = config;
   if (name === "auto") {
     if (stepsPerEpoch * config.epochs > 10_000) {

@@ -1,18 +1,20 @@
 // Pre-flight checks before the first epoch: the loader's output shape, one
-// forward pass with the expected [B, nc] output, a finite initial loss, and a
+// forward pass with the output the task expects, a finite initial loss, and a
 // measured training step (its time feeds the estimate; its peak memory is
 // compared with what the machine has free). The model is left exactly as it
 // was: BatchNorm statistics are restored and gradients dropped.
 import { readFileSync } from "node:fs";
 import { freemem } from "node:os";
-import { crossEntropy, noGrad, tensor, tidy } from "../engine/index.js";
+import { noGrad, tidy } from "../engine/index.js";
 import { KilnError } from "../errors.js";
-import type { Classifier } from "../models/index.js";
+import type { AnyModule } from "../nn/index.js";
+import type { TrainTask } from "./task.js";
 import type { BatchSource } from "./trainer.js";
 
 export interface PreflightReport {
   inputShape: number[];
-  outputShape: number[];
+  /** The model's output as the task describes it ("[32, 10]", "3 maps [32, 144, 40, 40] …"). */
+  output: string;
   initialLoss: number;
   secondsPerBatch: number;
   peakRssBytes: number;
@@ -24,48 +26,42 @@ const MEASURED_STEPS = 2;
 /**
  * @param retryCommand the command line with a smaller batch, for the advice when memory will not fit
  */
-export async function preflight(model: Classifier, loader: BatchSource, nc: number, channels: number, imgsz: number,
+export async function preflight<B extends { size: number }>(model: AnyModule, loader: BatchSource<B>, task: TrainTask<B>, imgsz: number,
   retryCommand: (smaller: { batch: number; imgsz: number }) => string): Promise<PreflightReport> {
   const iterator = loader.epoch(0);
   const first = await iterator.next();
-  await iterator.return?.();
-  if (first.done) throw new KilnError("the training split is empty: there is no batch to train on. Fix: check the data path and its train/ folder.");
+  if (first.done) {
+    await iterator.return?.();
+    throw new KilnError("the training split is empty: there is no batch to train on. Fix: check the data path and its train/ folder.");
+  }
+  // The loader reuses its buffers: use the batch before letting the iterator go.
   const b = first.value;
-  const expected = b.size * channels * imgsz * imgsz;
-  if (b.images.length !== expected) {
-    throw new Error(`kiln: the loader gave ${b.images.length} values for a batch of ${b.size} × ${channels} × ${imgsz} × ${imgsz}`);
-  }
-  const inputShape = [b.size, channels, imgsz, imgsz];
-  const images = b.images.slice();
-  const labels = b.labels.slice();
   const buffers = model.namedBuffers().map(([, t]) => [t, t.data.slice()] as const);
-
-  let outputShape: number[] = [];
   let initialLoss = NaN;
-  model.eval();
-  noGrad(() => tidy(() => {
-    const logits = model.forward(tensor(images, inputShape));
-    outputShape = [...logits.shape];
-    initialLoss = crossEntropy(logits, labels).item();
-  }));
-  if (outputShape.length !== 2 || outputShape[0] !== b.size || outputShape[1] !== nc) {
-    throw new Error(`kiln: the model's output is [${outputShape.join(", ")}], expected [${b.size}, ${nc}]`);
+  let secondsPerBatch = NaN;
+  let shapes: { input: number[]; output: string };
+  try {
+    shapes = task.inspect(model, b);
+    noGrad(() => tidy(() => {
+      model.eval();
+      initialLoss = task.step(model, b).value;
+    }));
+    if (!Number.isFinite(initialLoss)) {
+      throw new KilnError(`the initial loss is ${initialLoss} before any training: the inputs hold non-finite values or the model is broken. Fix: run 'kiln data check' on the data.`);
+    }
+    model.train();
+    const start = performance.now();
+    for (let i = 0; i < MEASURED_STEPS; i++) tidy(() => task.step(model, b).loss.backward());
+    secondsPerBatch = (performance.now() - start) / 1000 / MEASURED_STEPS;
+  } finally {
+    await iterator.return?.();
+    model.train();
+    for (const p of model.parameters()) {
+      p.grad?.dispose();
+      p.grad = null;
+    }
+    for (const [t, saved] of buffers) t.data.set(saved);
   }
-  if (!Number.isFinite(initialLoss)) {
-    throw new KilnError(`the initial loss is ${initialLoss} before any training: the inputs hold non-finite values or the model is broken. Fix: run 'kiln data check' on the data.`);
-  }
-
-  model.train();
-  const start = performance.now();
-  for (let i = 0; i < MEASURED_STEPS; i++) {
-    tidy(() => crossEntropy(model.forward(tensor(images, inputShape)), labels).backward());
-  }
-  const secondsPerBatch = (performance.now() - start) / 1000 / MEASURED_STEPS;
-  for (const p of model.parameters()) {
-    p.grad?.dispose();
-    p.grad = null;
-  }
-  for (const [t, saved] of buffers) t.data.set(saved);
 
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
   const freeBytes = availableMemory();
@@ -74,7 +70,7 @@ export async function preflight(model: Classifier, loader: BatchSource, nc: numb
     throw new KilnError(`a training step needs about ${formatBytes(peakRssBytes)}, and ${formatBytes(freeBytes)} are free: ` +
       `it would not fit. Fix: a smaller batch (or image size, or model): ${retryCommand(smaller)}`);
   }
-  return { inputShape, outputShape, initialLoss, secondsPerBatch, peakRssBytes, freeBytes };
+  return { inputShape: shapes.input, output: shapes.output, initialLoss, secondsPerBatch, peakRssBytes, freeBytes };
 }
 
 function formatBytes(bytes: number): string {

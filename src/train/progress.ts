@@ -2,7 +2,7 @@
 // the line printed after each epoch.
 import { Callback } from "./callbacks.js";
 import { formatDuration } from "./log.js";
-import type { EpochMetrics } from "./metrics.js";
+import type { EpochMetrics } from "./trainer.js";
 import type { Trainer } from "./trainer.js";
 
 const BAR_WIDTH = 20;
@@ -37,12 +37,9 @@ export class Progress extends Callback {
     const nb = t.batchesPerEpoch;
     const seconds = (performance.now() - this.epochStart) / 1000;
     const rate = (done - this.firstBatch) / Math.max(seconds, 1e-9);
-    const s = t.epochStats;
-    const loss = s.seen ? s.lossSum / s.seen : NaN;
-    const acc = s.seen ? s.correct / s.seen : NaN;
     const filled = Math.round((done / nb) * BAR_WIDTH);
     const text = `epoch ${t.epoch + 1}/${t.config.epochs} ${"█".repeat(filled)}${"░".repeat(BAR_WIDTH - filled)} ${done}/${nb} ` +
-      `${rate.toFixed(1)} it/s ETA ${formatDuration((nb - done) / rate)} loss ${loss.toFixed(4)} acc ${acc.toFixed(3)}`;
+      `${rate.toFixed(1)} it/s ETA ${formatDuration((nb - done) / rate)} ${t.task.progress(t.epochStats)}`;
     if (t.log.tty) t.log.bar(text);
     else if (done % Math.max(1, Math.ceil(nb / PLAIN_LINES)) === 0 && done < nb) t.log.line(text);
   }
@@ -51,8 +48,7 @@ export class Progress extends Callback {
     const elapsed = t.elapsedSeconds();
     const epochsDone = m.epoch + 1 - t.startEpoch;
     const eta = epochsDone > 0 ? ((t.config.epochs - m.epoch - 1) * (elapsed - t.elapsedAtStart)) / epochsDone : NaN;
-    t.log.line(`epoch ${m.epoch + 1}/${t.config.epochs}  train loss ${m.trainLoss.toFixed(4)} acc ${m.trainAcc.toFixed(4)} | ` +
-      `val loss ${m.val.loss.toFixed(4)} acc ${m.val.accuracy.toFixed(4)} f1 ${m.val.macroF1.toFixed(4)} | lr ${m.lr[0].toPrecision(3)} | ` +
+    t.log.line(`epoch ${m.epoch + 1}/${t.config.epochs}  ${t.task.describe(m.values)} | lr ${m.lr[0].toPrecision(3)} | ` +
       `best ${t.best.fitness.toFixed(4)} (epoch ${t.best.epoch + 1}) | ${formatDuration(elapsed)} elapsed, ETA ${formatDuration(eta)}`);
   }
 }

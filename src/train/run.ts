@@ -7,16 +7,10 @@ import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { kernels, manualSeed, Rng } from "../engine/index.js";
 import { KilnError } from "../errors.js";
-import { createModel, type Classifier } from "../models/index.js";
 import { trainConfigSchema, trainDefaults, type TrainConfig } from "../config/index.js";
-import { loadClassificationDataset } from "../data/load.js";
-import { DataLoader } from "../data/loader.js";
-import { IMAGENET_NORMALIZE, measureNormalization } from "../data/stats.js";
-import { checkClassificationDataset, formatDataReport } from "../data/check.js";
-import type { ClassificationDataset } from "../data/types.js";
 import { CheckpointSaver, ResultsWriter } from "./artifacts.js";
 import type { Callback } from "./callbacks.js";
-import { loadCheckpoint, modelFromCheckpoint, type Checkpoint, type ModelMeta } from "./checkpoint.js";
+import { loadCheckpoint, modelFromCheckpoint, type Checkpoint } from "./checkpoint.js";
 import { EarlyStopping, TimeBudget } from "./early-stopping.js";
 import { Ema } from "./ema.js";
 import { GradientGuard } from "./guards.js";
@@ -35,6 +29,8 @@ import type { Tracker } from "../track/tracker.js";
 import { baselineVerdictAfterTraining, recordTrainingRun, setBaseline } from "../state/index.js";
 import { verdictLine } from "../compare/index.js";
 import { Trainer, type EpochRecord, type FitStatus } from "./trainer.js";
+import { setupClassify } from "./classify-setup.js";
+import type { TrainTask } from "./task.js";
 
 export interface TrainResult {
   status: FitStatus;
@@ -82,18 +78,6 @@ export function trainCommand(config: TrainConfig, changes: Partial<TrainConfig> 
     .filter(([k, v]) => v !== undefined && v !== defaults[k] && k !== "resume" && k !== "yes")
     .map(([k, v]) => `${k}=${typeof v === "string" && /\s/.test(v) ? JSON.stringify(v) : String(v)}`);
   return ["kiln train", ...parts].join(" ");
-}
-
-function channelsFor(model: string, data: 1 | 3): 1 | 3 {
-  if (model === "cnn") return data;
-  return model === "mnist_cnn" ? 1 : 3;
-}
-
-async function normalization(config: TrainConfig, ds: ClassificationDataset, channels: 1 | 3): Promise<{ mean: number[]; std: number[] }> {
-  if (config.normalize === "data") return measureNormalization(ds.splits.train ?? [], channels);
-  if (channels === 3) return IMAGENET_NORMALIZE;
-  const avg = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
-  return { mean: [avg(IMAGENET_NORMALIZE.mean)], std: [avg(IMAGENET_NORMALIZE.std)] };
 }
 
 /**
@@ -154,32 +138,14 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   if (config.threads > 0) kernels().setThreads(config.threads);
   manualSeed(config.seed);
 
-  // ---- data, checked first
-  const ds = await loadClassificationDataset(config.data, { seed: config.seed, valRatio: config.val_ratio, fraction: config.fraction, maxPerClass: config.max_per_class });
-  if (!resumeFrom) {
-    const report = await checkClassificationDataset(ds);
-    if (!report.ok) throw new KilnError(`the dataset ${ds.name} has errors; training refuses it:\n${formatDataReport(report)}`);
-    for (const issue of report.issues) log.warn(`${issue.file ? `${issue.file}: ` : ""}${issue.message}${issue.fix ? ` (${issue.fix})` : ""}`);
-  }
-  const trainSamples = ds.splits.train ?? [];
-  const valSamples = ds.splits.val ?? [];
-  const nc = ds.classes.length;
-  const channels = channelsFor(config.model, ds.channels);
-  const normalize = resumeFrom?.model.normalize ?? (await normalization(config, ds, channels));
-  const loaderBase = { batch: config.batch, imgsz: config.imgsz, channels, seed: config.seed, normalize, cache: config.cache, prefetch: config.prefetch, workers: config.workers };
-  const train = new DataLoader(trainSamples, {
-    ...loaderBase, shuffle: true, dropLast: trainSamples.length > config.batch,
-    augment: { randomResizedCrop: config.scale > 0 ? { scale: [1 - config.scale, 1], ratio: [3 / 4, 4 / 3] } : null, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
-  });
-  const val = new DataLoader(valSamples, { ...loaderBase, shuffle: false, dropLast: false, augment: null });
-
-  // ---- model, optimizer, callbacks
-  const model = createModel(config.model, { nc, inChannels: channels, dropout: config.dropout }) as Classifier;
+  // ---- data (checked first), model, loaders: the task's own
   const quick = config.quick;
   const batchLimit = quick ? 2 : undefined;
-  const stepsPerEpoch = Math.ceil(Math.min(train.length, batchLimit ?? Infinity) / config.accumulate);
+  const setup = await setupClassify(config, resumeFrom, log);
+  const { model, classes, modelMeta } = setup;
+  const stepsPerEpoch = Math.ceil(Math.min(setup.train.length, batchLimit ?? Infinity) / config.accumulate);
   const opt = buildOptimizer(model, config, stepsPerEpoch);
-  const ema = config.ema ? new Ema(createModel(config.model, { nc, inChannels: channels, dropout: config.dropout, rng: new Rng(0) }) as Classifier, model) : null;
+  const ema = config.ema ? new Ema(setup.makeModel(new Rng(0)), model) : null;
 
   // ---- run directory
   const runDir = resumeFrom ? dirname(dirname(resumePath)) : quick ? mkdtempSync(join(tmpdir(), "kiln-quick-")) : createRunDir(config.project, config.name, config.exist_ok);
@@ -192,14 +158,13 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   }
   log.attach(join(runDir, "train.log"));
   const record = new RunRecordFile(runDir, resumeFrom !== null);
-  const modelMeta: ModelMeta = { task: "classify", architecture: config.model, classes: ds.classes, imgsz: config.imgsz, channels, normalize };
 
   const warn = (m: string): void => log.warn(m);
   const trackers: Tracker[] = quick ? [] : [
     ...(config.tensorboard ? [new TensorBoardTracker({ warn })] : []),
     ...(config.mlflow ? [createMlflowTracker({ warn })] : []),
   ];
-  const tracking = new Tracking({ runDir, classes: ds.classes, trackers, plots: config.plots && !quick, resumed: resumeFrom !== null, log });
+  const tracking = new Tracking({ runDir, task: setup.task.kind, trackers, plots: config.plots && !quick, resumed: resumeFrom !== null, log });
   const callbacks: Callback[] = [
     new LrSchedule({ lr0: opt.lr0, lrf: config.lrf, epochs: config.epochs, momentum: opt.momentum, warmupEpochs: config.warmup_epochs,
       warmupMomentum: config.warmup_momentum, warmupBiasLr: opt.warmupBiasLr, kind: config.cos_lr ? "cosine" : config.scheduler, biasGroup: BIAS_GROUP }),
@@ -212,9 +177,10 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     tracking,
     new CheckpointSaver(config.save_period),
     new HealthWarnings(),
+    ...setup.callbacks,
   ];
-  const trainer = new Trainer({ config: quick ? { ...config, epochs: 1 } : config, model, optimizer: opt.optimizer, train, val, classes: ds.classes,
-    modelMeta, callbacks, ema, log, runDir, weightsDir, batchLimit });
+  const trainer = new Trainer({ config: quick ? { ...config, epochs: 1 } : config, model, optimizer: opt.optimizer, task: setup.task, train: setup.train,
+    classes, modelMeta, callbacks, ema, log, runDir, weightsDir, batchLimit });
 
   // Signals from here on: before the first step they cancel the run (marked
   // interrupted, nothing to resume yet); during training they stop it at a step.
@@ -238,20 +204,20 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   try {
     // ---- summary, pre-flight, confirmation
     // The retry reuses this run's directory when it was named (it holds only this failed attempt).
-    const pf = await preflight(model, train, nc, channels, config.imgsz, (s) => trainCommand(config, { ...s, ...(config.name ? { exist_ok: true } : {}) }));
+    const pf = await preflight(model, setup.train, setup.task, config.imgsz, (s) => trainCommand(config, { ...s, ...(config.name ? { exist_ok: true } : {}) }));
     cancelIfInterrupted();
-    const nbVal = Math.min(val.length, batchLimit ?? Infinity);
+    const nbVal = Math.min(setup.valBatches, batchLimit ?? Infinity);
     const epochsLeft = (quick ? 1 : config.epochs) - (resumeFrom?.training.epoch ?? 0);
     const estimate = pf.secondsPerBatch * (trainer.batchesPerEpoch + nbVal / 3) * epochsLeft;
     const info = kernels().info();
     const rows = [
       `run        ${runDir}${resumeFrom ? ` (resumed from ${resumePath}, epoch ${resumeFrom.training.epoch + 1}, batch ${resumeFrom.training.batch})` : ""}`,
-      `model      ${config.model}: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, input ${pf.inputShape.slice(1).join("×")}, output ${nc} classes`,
-      `data       ${ds.name} (${ds.format}): train ${trainSamples.length}, val ${valSamples.length}${ds.splits.test ? `, test ${ds.splits.test.length}` : ""} images; ${nc} classes`,
+      `model      ${config.model}: ${(model.numParameters() / 1e6).toFixed(2)} M parameters, input ${pf.inputShape.slice(1).join("×")}, ${classes.length} classes`,
+      `data       ${setup.dataLine}`,
       `training   ${quick ? "quick check: 1 epoch" : `${config.epochs} epochs`} × ${trainer.batchesPerEpoch} batches of ${config.batch}, ${opt.name} lr0=${opt.lr0}, ${config.cos_lr ? "cosine" : config.scheduler} to lrf=${config.lrf}, ema=${config.ema}`,
       `machine    ${info.name} kernels (${info.isa}), ${info.threads} threads; a step takes ${pf.secondsPerBatch.toFixed(2)} s, peak memory ${(pf.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
       `estimate   ${formatDuration(estimate)}${config.price_per_hour !== undefined ? `, about ${(config.price_per_hour * estimate / 3600).toFixed(2)} at ${config.price_per_hour}/hour` : ""}`,
-      `pre-flight input ✓, output [${pf.outputShape.join(", ")}] ✓, initial loss ${pf.initialLoss.toFixed(4)} ✓ (ln ${nc} = ${Math.log(nc).toFixed(4)}), memory ✓`,
+      `pre-flight input ✓, output ${pf.output} ✓, initial loss ${pf.initialLoss.toFixed(4)} ✓${setup.expectedLoss ? ` (${setup.expectedLoss})` : ""}, memory ✓`,
     ];
     log.line(box(resumeFrom ? "kiln train — resuming" : "kiln train", rows));
     const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true && !process.env.CI;
@@ -282,10 +248,10 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
       final: trainer.history.at(-1), history: trainer.history, seconds: (performance.now() - started) / 1000, stopReason: trainer.stopReason,
     };
     if (quick) {
-      await quickReport(result, config, log);
+      await quickReport(result, config, log, setup.task);
       rmSync(runDir, { recursive: true, force: true });
     } else if (status !== "interrupted") {
-      log.line(resultsBox(result, config));
+      log.line(resultsBox(result, config, setup.task));
       await recordInPipelineState(result, config, log, hooks);
     }
     return result;
@@ -324,8 +290,8 @@ async function recordInPipelineState(r: TrainResult, config: TrainConfig, log: R
   }
 }
 
-function resultsBox(r: TrainResult, config: TrainConfig): string {
-  const fmt = (h: EpochRecord | undefined): string => (h ? `val acc ${h.valAcc.toFixed(4)}, top-5 ${h.valTop5.toFixed(4)}, f1 ${h.valF1.toFixed(4)}, loss ${h.valLoss.toFixed(4)}` : "-");
+function resultsBox(r: TrainResult, config: TrainConfig, task: TrainTask<never>): string {
+  const fmt = (h: EpochRecord | undefined): string => (h ? task.summarize(h.values) : "-");
   const data = config.data === "synthetic" ? "" : ` --data ${config.data}`;
   return box("results", [
     `duration   ${formatDuration(r.seconds)}, ${r.epochsRun} epochs${r.stopReason ? " (stopped early)" : ""}`,
@@ -340,14 +306,14 @@ function resultsBox(r: TrainResult, config: TrainConfig): string {
 }
 
 /** quick=true: what went through the pipeline, and a reload of the checkpoint it wrote. */
-async function quickReport(r: TrainResult, config: TrainConfig, log: RunLog): Promise<void> {
+async function quickReport(r: TrainResult, config: TrainConfig, log: RunLog, task: TrainTask<never>): Promise<void> {
   const ckpt = loadCheckpoint(r.weights.last);
   const reloaded = modelFromCheckpoint(ckpt).numParameters();
   const h = r.final;
   log.line(box("quick check passed", [
     `data        ${config.data}: batches decoded and augmented ✓`,
     "model       forward, loss, backward, optimizer step ✓",
-    `metrics     train loss ${h?.trainLoss.toFixed(4)}, val acc ${h?.valAcc.toFixed(4)} on 2 batches ✓`,
+    `metrics     ${h ? task.describe(h.values) : "-"} on 2 batches ✓`,
     `checkpoint  written (${basename(r.weights.last)}) and reloaded into a fresh ${ckpt.model.architecture} (${reloaded} parameters) ✓`,
     `next        ${trainCommand(config, { quick: false })}`,
   ]));

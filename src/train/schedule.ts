@@ -7,7 +7,7 @@
 // The lr is a pure function of (epoch, batch, plateau state), set before every
 // batch, so a run resumed mid-epoch gets the same values.
 import { Callback, type JsonValue } from "./callbacks.js";
-import type { EpochMetrics } from "./metrics.js";
+import type { EpochMetrics } from "./trainer.js";
 import type { Trainer } from "./trainer.js";
 
 export interface ScheduleOptions {
@@ -49,10 +49,11 @@ export class LrSchedule extends Callback {
     });
   }
 
-  override onValidationEnd(_t: Trainer, m: EpochMetrics): void {
+  override onValidationEnd(t: Trainer, m: EpochMetrics): void {
     if (this.o.kind !== "plateau") return;
-    if (m.val.loss < this.plateau.best) {
-      this.plateau.best = m.val.loss;
+    const loss = t.task.loss(m.values, "val");
+    if (loss < this.plateau.best) {
+      this.plateau.best = loss;
       this.plateau.badEpochs = 0;
     } else if (++this.plateau.badEpochs >= PLATEAU_PATIENCE) {
       this.plateau.scale *= PLATEAU_FACTOR;

@@ -1,24 +1,22 @@
 // What a run leaves for evaluation and tracking besides its weights: each
-// epoch, classification_report.json and confusion_matrix.json, the plots
-// (results.png, confusion_matrix.png) and the scalars sent to the trackers
+// epoch, the task's reports (classification_report.json, …), the plots
+// (results.png, confusion_matrix.png, …) and the scalars sent to the trackers
 // (TensorBoard, MLflow); the training loss of every optimizer step; at the
 // end, the artifacts and the final status. Plots rasterise in sharp's thread
 // pool while training goes on; `finish` waits for them.
 import { basename, dirname, join } from "node:path";
 import { existsSync } from "node:fs";
-import { classificationReport, writeClassificationReport } from "../metrics/index.js";
-import { writeConfusionPlot, writeResultsPlot } from "../plots/index.js";
 import { RUN_ARTIFACTS } from "../track/mlflow/index.js";
 import type { TrackedRun, TrackedStatus, Tracker } from "../track/tracker.js";
 import { Callback } from "./callbacks.js";
 import type { RunLog } from "./log.js";
-import type { EpochMetrics } from "./metrics.js";
+import type { EpochMetrics } from "./trainer.js";
 import { epochRow } from "./artifacts.js";
 import type { Trainer } from "./trainer.js";
 
 export interface TrackingOptions {
   runDir: string;
-  classes: readonly string[];
+  task: "classify" | "detect";
   trackers: Tracker[];
   /** Draw results.png and confusion_matrix.png each epoch. */
   plots: boolean;
@@ -45,7 +43,7 @@ export class Tracking extends Callback {
       params[k] = typeof v === "number" || typeof v === "string" || typeof v === "boolean" || v === null ? v : JSON.stringify(v);
     }
     const run: TrackedRun = {
-      runDir: this.o.runDir, name: basename(this.o.runDir), task: "classify", experiment: basename(dirname(this.o.runDir)) || "kiln",
+      runDir: this.o.runDir, name: basename(this.o.runDir), task: this.o.task, experiment: basename(dirname(this.o.runDir)) || "kiln",
       params, startedAt, resumed: this.o.resumed,
     };
     this.started = true;
@@ -73,15 +71,12 @@ export class Tracking extends Callback {
     const row = epochRow(rec);
     this.rows.push(row);
     this.each((tr) => tr.logScalars("epoch", m.epoch + 1, row));
-    const report = classificationReport(m.val.confusion, this.o.classes, { top5Correct: Math.round(m.val.top5 * m.val.count) });
-    writeClassificationReport(this.o.runDir, report);
+    t.task.writeReports(this.o.runDir, m.detail);
     if (!this.o.plots) return;
     const rows = [...this.rows];
     // One epoch's plots at a time, in order; a failed plot warns and training goes on.
-    this.pending = this.pending.then(async () => {
-      await writeResultsPlot(this.o.runDir, rows);
-      await writeConfusionPlot(this.o.runDir, this.o.classes, m.val.confusion);
-    }).catch((err: unknown) => this.o.log.warn(`could not draw the plots: ${err instanceof Error ? err.message : String(err)}`));
+    this.pending = this.pending.then(() => t.task.drawPlots(this.o.runDir, rows, m.detail))
+      .catch((err: unknown) => this.o.log.warn(`could not draw the plots: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   /** Waits for the plots, hands the artifacts to the trackers and ends them. */

@@ -3,39 +3,51 @@
 // (epoch, batch, iteration) and the epoch's running sums are all the state it
 // has besides the model, optimizer and callbacks, and all of it is saved, so
 // a resumed run continues bit for bit.
-import { crossEntropy, defaultRng, mul, noGrad, tensor, tidy, type Tensor } from "../engine/index.js";
-import type { Classifier } from "../models/index.js";
+import { defaultRng, mul, tidy, type Tensor } from "../engine/index.js";
+import type { AnyModule } from "../nn/index.js";
 import type { AnyOptimizer, OptimizerStateDict } from "../optim/index.js";
 import type { TrainConfig } from "../config/index.js";
 import type { Callback, JsonValue } from "./callbacks.js";
 import { saveCheckpoint, tensorsUnder, type Checkpoint, type ModelMeta } from "./checkpoint.js";
 import type { Ema } from "./ema.js";
 import type { RunLog } from "./log.js";
-import { MetricAccumulator, type ClassificationMetrics, type EpochMetrics } from "./metrics.js";
+import type { EpochStats, Evaluation, TrainTask } from "./task.js";
 import { KILN_VERSION } from "./version.js";
 
-/** One batch as the data loader yields it (docs/data-api.md). */
-export interface TrainBatch { images: Float32Array; labels: Int32Array; size: number }
+export type { EpochStats } from "./task.js";
+
+/** What each epoch measured, as the callbacks see it at validation's end. */
+export interface EpochMetrics {
+  epoch: number;
+  lr: number[];
+  fitness: number;
+  /** results.csv's columns of the epoch (besides epoch, time and lr): "train/loss", "val/acc", … */
+  values: Record<string, number>;
+  /** The task's full validation metrics (ClassificationMetrics, DetectionMetrics). */
+  detail: unknown;
+}
 
 /** What the Trainer needs of a data loader. */
-export interface BatchSource {
+export interface BatchSource<B> {
   readonly length: number;
-  epoch(epoch: number, start?: number): AsyncIterableIterator<TrainBatch>;
+  epoch(epoch: number, start?: number): AsyncIterableIterator<B>;
 }
 
-/** A row of history: what each epoch measured. */
+/** A row of history: what each epoch measured (epoch 0-based; time: seconds since the run started). */
 export interface EpochRecord {
-  epoch: number; time: number; trainLoss: number; trainAcc: number; valLoss: number; valAcc: number; valTop5: number; valF1: number; lr: number[];
+  epoch: number;
+  time: number;
+  lr: number[];
+  fitness: number;
+  values: Record<string, number>;
 }
 
-export interface EpochStats { lossSum: number; correct: number; seen: number }
-
-export interface TrainerParts {
+export interface TrainerParts<B extends { size: number }> {
   config: TrainConfig;
-  model: Classifier;
+  model: AnyModule;
   optimizer: AnyOptimizer;
-  train: BatchSource;
-  val: BatchSource;
+  task: TrainTask<B>;
+  train: BatchSource<B>;
   classes: string[];
   modelMeta: ModelMeta;
   callbacks: Callback[];
@@ -50,16 +62,17 @@ export interface TrainerParts {
 
 export type FitStatus = "finished" | "stopped" | "interrupted";
 
-export class Trainer {
+export class Trainer<B extends { size: number } = { size: number }> {
   readonly config: TrainConfig;
-  readonly model: Classifier;
+  readonly model: AnyModule;
+  readonly task: TrainTask<B>;
   readonly log: RunLog;
   epoch = 0;
   /** The batch being trained (or next to train) in the current epoch. */
   batch = 0;
   /** Batches trained since the start of the run (warmup counts these). */
   iteration = 0;
-  epochStats: EpochStats = { lossSum: 0, correct: 0, seen: 0 };
+  epochStats: EpochStats = { seen: 0, sums: {} };
   /** The last batch's loss (NaN when it was not finite): what trackers log per step. */
   lastLoss = NaN;
   history: EpochRecord[] = [];
@@ -74,12 +87,13 @@ export class Trainer {
   /** True from the end of an epoch's validation until the next epoch: a checkpoint then points at the next epoch. */
   private epochDone = false;
   private readonly startedAt = performance.now();
-  private readonly parts: TrainerParts;
+  private readonly parts: TrainerParts<B>;
 
-  constructor(parts: TrainerParts) {
+  constructor(parts: TrainerParts<B>) {
     this.parts = parts;
     this.config = parts.config;
     this.model = parts.model;
+    this.task = parts.task;
     this.log = parts.log;
   }
 
@@ -127,7 +141,7 @@ export class Trainer {
         const metrics = this.recordEpoch(await this.validate());
         this.each((c) => c.onValidationEnd(this, metrics));
         this.batch = 0;
-        this.epochStats = { lossSum: 0, correct: 0, seen: 0 };
+        this.epochStats = { seen: 0, sums: {} };
         this.epochDone = true;
         this.each((c) => c.onTrainEpochEnd(this));
         this.epochDone = false;
@@ -150,20 +164,16 @@ export class Trainer {
     for await (const b of parts.train.epoch(this.epoch, this.batch)) {
       this.each((c) => c.onTrainBatchStart(this));
       const loss = tidy(() => {
-        const x = tensor(b.images, [b.size, b.images.length / (b.size * config.imgsz * config.imgsz), config.imgsz, config.imgsz]);
-        const logits = model.forward(x);
-        const l = crossEntropy(logits, b.labels, { labelSmoothing: config.label_smoothing });
-        const value = l.item();
-        if (!Number.isFinite(value)) return value;
-        this.epochStats.correct += countCorrect(logits, b.labels, b.size);
-        mul(l, 1 / config.accumulate).backward();
-        return value;
+        const r = this.task.step(model, b);
+        if (!Number.isFinite(r.value)) return r.value;
+        const sums = this.epochStats.sums;
+        for (const [k, v] of Object.entries(r.items)) sums[k] = (sums[k] ?? 0) + v * b.size;
+        this.epochStats.seen += b.size;
+        mul(r.loss, 1 / config.accumulate).backward();
+        return r.value;
       });
       this.lastLoss = loss;
-      if (Number.isFinite(loss)) {
-        this.epochStats.lossSum += loss * b.size;
-        this.epochStats.seen += b.size;
-      } else {
+      if (!Number.isFinite(loss)) {
         this.each((c) => c.onNonFiniteBatch(this));
       }
       const stepBoundary = (this.batch + 1) % config.accumulate === 0 || this.batch + 1 === nb;
@@ -188,18 +198,16 @@ export class Trainer {
   }
 
   /** Validation with the EMA weights when there are some. */
-  validate(limit = this.parts.batchLimit): Promise<ClassificationMetrics> {
-    return evaluate(this.parts.ema?.averaged ?? this.model, this.parts.val, this.parts.classes, this.config.imgsz, limit);
+  validate(limit = this.parts.batchLimit): Promise<Evaluation> {
+    return this.task.evaluate(this.parts.ema?.averaged ?? this.model, limit);
   }
 
-  private recordEpoch(m: ClassificationMetrics): EpochMetrics {
-    const s = this.epochStats;
+  private recordEpoch(m: Evaluation): EpochMetrics {
     const lr = this.parts.optimizer.paramGroups.map((g) => g.lr);
-    const metrics: EpochMetrics = { epoch: this.epoch, trainLoss: s.seen ? s.lossSum / s.seen : NaN, trainAcc: s.seen ? s.correct / s.seen : 0, val: m, lr };
-    this.history.push({ epoch: this.epoch, time: this.elapsedSeconds(), trainLoss: metrics.trainLoss, trainAcc: metrics.trainAcc,
-      valLoss: m.loss, valAcc: m.accuracy, valTop5: m.top5, valF1: m.macroF1, lr });
-    if (m.accuracy > this.best.fitness) this.best = { fitness: m.accuracy, epoch: this.epoch };
-    return metrics;
+    const values = { ...this.task.trainValues(this.epochStats), ...m.values };
+    this.history.push({ epoch: this.epoch, time: this.elapsedSeconds(), lr, fitness: m.fitness, values });
+    if (m.fitness > this.best.fitness) this.best = { fitness: m.fitness, epoch: this.epoch };
+    return { epoch: this.epoch, lr, fitness: m.fitness, values, detail: m.detail };
   }
 
   /** Writes weights/<name>.safetensors with everything needed to continue. */
@@ -236,39 +244,8 @@ export class Trainer {
     this.best = { fitness: t.bestFitness ?? -Infinity, epoch: t.bestEpoch };
     this.history = t.history as unknown as EpochRecord[];
     const stats = t.epochStats as unknown as EpochStats & { elapsed: number };
-    this.epochStats = { lossSum: stats.lossSum, correct: stats.correct, seen: stats.seen };
+    this.epochStats = { seen: stats.seen, sums: { ...stats.sums } };
     this.elapsedAtStart = stats.elapsed;
     this.startEpoch = t.epoch;
   }
-}
-
-function countCorrect(logits: Tensor, labels: Int32Array, n: number): number {
-  const nc = logits.shape[1];
-  const d = logits.data;
-  let correct = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < nc; c++) if (d[i * nc + c] > d[i * nc + best]) best = c;
-    if (best === labels[i]) correct++;
-  }
-  return correct;
-}
-
-/** Loss and metrics of `model` over the batches of `source` (evaluation mode, no gradients). */
-export async function evaluate(model: Classifier, source: BatchSource, classes: string[], imgsz: number, limit = Infinity): Promise<ClassificationMetrics> {
-  const acc = new MetricAccumulator(classes);
-  const wasTraining = model.training;
-  model.eval();
-  let seen = 0;
-  for await (const b of source.epoch(0)) {
-    noGrad(() => tidy(() => {
-      const x = tensor(b.images, [b.size, b.images.length / (b.size * imgsz * imgsz), imgsz, imgsz]);
-      const logits = model.forward(x);
-      const lossSum = crossEntropy(logits, b.labels, { reduction: "sum" }).item();
-      acc.add(logits.data, b.labels, b.size, lossSum);
-    }));
-    if (++seen >= limit) break;
-  }
-  model.train(wasTraining);
-  return acc.result();
 }

@@ -6,7 +6,7 @@ import { DataLoader } from "../data/loader.js";
 import type { SplitName } from "../data/types.js";
 import { loadCheckpoint, modelFromCheckpoint } from "./checkpoint.js";
 import type { ClassificationMetrics } from "./metrics.js";
-import { evaluate } from "./trainer.js";
+import { evaluateClassifier } from "./classify-task.js";
 
 export interface ValOptions {
   /** A kiln checkpoint (weights/best.safetensors). */
@@ -43,6 +43,6 @@ export async function validateCheckpoint(options: ValOptions): Promise<ValResult
     batch: options.batch ?? config.batch ?? 32, imgsz: ckpt.model.imgsz, channels: ckpt.model.channels, shuffle: false, seed: 0, dropLast: false,
     augment: null, normalize: ckpt.model.normalize, cache: false, prefetch: 2,
   });
-  const metrics = await evaluate(model, loader, classes, ckpt.model.imgsz);
+  const metrics = await evaluateClassifier(model, loader, classes, ckpt.model.imgsz);
   return { ...metrics, model: options.model, data, split };
 }
