@@ -1,7 +1,7 @@
 // A short training run on tiny synthetic data through the real CLI: every
 // artifact of the run directory, then val and predict on the trained model,
 // quick=true, and the library API.
-import { after, test } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +12,13 @@ import { predict, train, val } from "../src/index.js";
 import { runKiln, scratchDir } from "./helpers/kiln-cli.js";
 
 const dir = scratchDir();
-after(() => rmSync(dir, { recursive: true, force: true }));
+// In-process runs write kiln.state.yaml and ./mlruns into the working folder, as a user's would: the scratch folder.
+const cwd = process.cwd();
+before(() => process.chdir(dir));
+after(() => {
+  process.chdir(cwd);
+  rmSync(dir, { recursive: true, force: true });
+});
 const TINY = ["imgsz=16", "max_per_class=4", "epochs=2", "batch=8", "warmup_epochs=0", "save_period=1"];
 
 test("kiln train writes the run directory: args.yaml, train.log, results.csv, metrics.json, run.json, weights", () => {
