@@ -1,7 +1,9 @@
 // `npm run bench -- <name> [flags]`: runs one benchmark. Each prints JSON lines
 // on stdout and its progress on stderr; each module exports `main(argv)`.
 const BENCHMARKS: Record<string, string> = {
+  detect: "./detect.js",
   engine: "./engine.js",
+  eval: "./eval.js",
   fashion: "./fashion.js",
   loader: "./loader.js",
   sgemm: "./sgemm.js",
@@ -16,8 +18,11 @@ async function run(): Promise<void> {
   const path = name === undefined ? undefined : BENCHMARKS[name];
   if (path === undefined) {
     process.stderr.write(`usage: npm run bench -- <${Object.keys(BENCHMARKS).join("|")}> [flags]\n` +
+      "  detect: YOLOv8n training step with the real detection loss, kiln vs PyTorch\n" +
+      "  eval: kiln eval (COCO bbox) on a generated >= 5,000-image case vs pycocotools; flags --images N --categories N --seed N --runs N --python PATH --peer none\n" +
       "  engine: kiln vs PyTorch training steps; flags --case NAME (repeatable), --peer torch|none, --pairs N, --steps N, --warmup N\n" +
       "  fashion: kiln's default cnn recipe on Fashion-MNIST vs the same in PyTorch; flags --epochs N, --batch N, --fraction F, --pairs N, --peer torch|none, --data DIR\n" +
+      "  sgemm: SGEMM and convolution GFLOP/s vs PyTorch (torch.mm, aten convolution); flags --threads N, --conv-only, --gemm-only, --peer torch|none\n" +
       "  loader: DataLoader images/s (JPEG decode + augment at 224) vs resnet18's training step at 224; flags --images N, --epochs N, --prefetch N, --steps N, --warmup N\n");
     process.exitCode = 2;
     return;

@@ -31,6 +31,12 @@ const DETECT_ALIASES: Record<string, string[]> = {
   loss: ["loss"],
 };
 
+/** A detection run's val loss in its history: the three components (results.csv's val/*_loss), summed. */
+function detectHistoryLoss(values: Json): number | undefined {
+  const parts = ["val/box_loss", "val/cls_loss", "val/dfl_loss"].map((k) => finite(values[k]));
+  return parts.every((v) => v !== undefined) ? parts.reduce((a, b) => a! + b!, 0) : undefined;
+}
+
 // history records of kiln train (src/train/trainer.ts EpochRecord: `values` by results.csv column) → metric keys.
 const HISTORY_FIELDS: Record<string, string> = { accuracy: "val/acc", top5: "val/top5", macroF1: "val/f1", loss: "val/loss" };
 
@@ -76,7 +82,18 @@ function classifySnapshot(json: Json, file: string, pick: EpochPick): MetricSnap
   return { task: "classify", values, epoch: finite(json.epoch) ?? null, kind: isObject(json.val) ? "final" : "report" };
 }
 
-function detectSnapshot(json: Json, file: string): MetricSnapshot {
+function detectSnapshot(json: Json, file: string, pick: EpochPick): MetricSnapshot {
+  // A run's metrics.json: the chosen epoch's values from its history (results.csv's column names).
+  const history = Array.isArray(json.history) ? json.history.filter(isObject) : [];
+  const bestEpoch = finite(json.best_epoch);
+  const record = pick === "best" ? history.find((h) => bestEpoch !== undefined && h.epoch === bestEpoch - 1) : history.at(-1);
+  if (record && isObject(record.values)) {
+    const values = pickValues(record.values, DETECT_ALIASES);
+    const loss = detectHistoryLoss(record.values);
+    if (loss !== undefined) values.loss = loss;
+    const epoch = finite(record.epoch);
+    if (values.mAP50_95 !== undefined) return { task: "detect", values, epoch: epoch === undefined ? null : epoch + 1, kind: pick };
+  }
   const source = isObject(json.val) ? { ...json, ...json.val } : json;
   const values = pickValues(source, DETECT_ALIASES);
   if (values.mAP50_95 === undefined) {
@@ -88,5 +105,5 @@ function detectSnapshot(json: Json, file: string): MetricSnapshot {
 /** The metrics in a parsed metrics file; `file` names it in errors (exit code 2). */
 export function snapshotFromJson(json: unknown, file: string, pick: EpochPick = "best"): MetricSnapshot {
   if (!isObject(json)) throw new KilnError(`${file} is not a metrics object (it holds ${Array.isArray(json) ? "an array" : typeof json}). Fix: give the metrics.json of a run.`, 2);
-  return taskOf(json, file) === "detect" ? detectSnapshot(json, file) : classifySnapshot(json, file, pick);
+  return taskOf(json, file) === "detect" ? detectSnapshot(json, file, pick) : classifySnapshot(json, file, pick);
 }

@@ -26,7 +26,8 @@ const SPLIT_STREAM: Record<SplitName, number> = { train: 1, val: 2, test: 3 };
 /** A shape colour should stand out from the background by this much luma (the best of 20 draws when none does). */
 const MIN_CONTRAST = 90;
 
-function contrastingColour(background: Rgb, rng: Rng): Rgb {
+/** A random colour that stands out from `background` (exported for the detection dataset). */
+export function contrastingColour(background: Rgb, rng: Rng): Rgb {
   const contrast = (c: Rgb): number => Math.abs(luma(c) - luma(background));
   let best = randomColour(rng);
   for (let attempt = 0; attempt < 20 && contrast(best) < MIN_CONTRAST; attempt++) {

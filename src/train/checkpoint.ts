@@ -9,14 +9,14 @@ import { basename, dirname, join } from "node:path";
 import { encodeSafetensors, readSafetensorsSync, toFloat32Tensors, type Float32Tensor, type TensorToWrite } from "../io/safetensors.js";
 import { KilnError } from "../errors.js";
 import type { Tensor } from "../engine/index.js";
-import { CLASSIFIER_NAMES, createModel, type Classifier, type ClassifierName } from "../models/index.js";
+import { CLASSIFIER_NAMES, createModel, DETECTOR_NAMES, type Classifier, type ClassifierName, type DetectorName, type YOLOv8 } from "../models/index.js";
 import type { JsonValue } from "./callbacks.js";
 
 export const CHECKPOINT_FORMAT = "kiln.checkpoint.v1";
 
 /** What a checkpoint says about the model: enough to rebuild it and feed it. */
 export interface ModelMeta {
-  task: "classify";
+  task: "classify" | "detect";
   architecture: string;
   classes: string[];
   imgsz: number;
@@ -116,8 +116,20 @@ export function loadCheckpoint(path: string): Checkpoint {
 /** A fresh model of the checkpoint's architecture holding its evaluation weights (the EMA when saved), in eval mode. */
 export function modelFromCheckpoint(ckpt: Checkpoint, source = "the checkpoint"): Classifier {
   const arch = ckpt.model.architecture;
-  if (!CLASSIFIER_NAMES.includes(arch as ClassifierName)) throw new KilnError(`${source} holds a "${arch}" model, which this kiln does not know (known: ${CLASSIFIER_NAMES.join(", ")}).`);
+  if (!CLASSIFIER_NAMES.includes(arch as ClassifierName)) {
+    const what = DETECTOR_NAMES.includes(arch as DetectorName) ? "a detector; this command needs an image classifier" : "a model this kiln does not know";
+    throw new KilnError(`${source} holds a "${arch}" model, ${what} (classifiers: ${CLASSIFIER_NAMES.join(", ")}).`);
+  }
   const model = createModel(arch as ClassifierName, { nc: ckpt.model.classes.length, inChannels: ckpt.model.channels }) as Classifier;
+  model.loadStateDict(tensorsUnder(ckpt.tensors, ckpt.training.weights));
+  return model.eval();
+}
+
+/** The same for a detector checkpoint (kiln val / predict with task detect). */
+export function detectorFromCheckpoint(ckpt: Checkpoint, source = "the checkpoint"): YOLOv8 {
+  const arch = ckpt.model.architecture;
+  if (!DETECTOR_NAMES.includes(arch as DetectorName)) throw new KilnError(`${source} holds a "${arch}" model, not a detector (detectors: ${DETECTOR_NAMES.join(", ")}).`);
+  const model = createModel(arch as DetectorName, { nc: ckpt.model.classes.length }) as YOLOv8;
   model.loadStateDict(tensorsUnder(ckpt.tensors, ckpt.training.weights));
   return model.eval();
 }

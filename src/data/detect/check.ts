@@ -1,0 +1,130 @@
+// checkDetectionDataset: `kiln data check` for detection data, and what training runs first.
+// Every image is read and decoded in full (a truncated file fails only when its pixels are
+// read), its size compared with the one the annotations assume, every box checked, and
+// instances and images counted per class. The report has the classification check's shape,
+// so formatDataReport prints it: per split a column of instances ("train") and one of
+// images containing the class ("train images"). Nothing is written.
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import sharp from "sharp";
+import type { CheckOptions, DataReport } from "../check.js";
+import { decodeError } from "../decode.js";
+import { SPLIT_NAMES, type DataIssue, type ImageSource, type SplitName } from "../types.js";
+import { duplicateObjects, objectProblem } from "./boxes.js";
+import { CONCURRENCY, mapLimited } from "./images.js";
+import type { DetectionDataset, DetSample } from "./types.js";
+
+const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
+/** A name for an image in messages: its path, or split[index] for pixels made in memory. */
+const sourceName = (source: ImageSource, split: SplitName, index: number): string => (source.kind === "file" ? source.path : `${split}[${index}]`);
+
+/** Content hash and shown size (EXIF rotation applied), or the issue that stops the image from being used. */
+async function inspect(source: ImageSource, name: string): Promise<{ hash: string; width: number; height: number } | { issue: DataIssue }> {
+  if (source.kind === "pixels") {
+    if (source.data.length !== source.width * source.height * source.channels) {
+      return { issue: { severity: "error", file: name, message: `holds ${source.data.length} bytes for ${source.width}×${source.height}×${source.channels}` } };
+    }
+    return { hash: createHash("sha1").update(source.data).digest("hex"), width: source.width, height: source.height };
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(source.path);
+  } catch (err) {
+    return { issue: { severity: "error", file: name, message: `cannot read: ${(err as Error).message}`, fix: "check that the file exists and is readable" } };
+  }
+  try {
+    const meta = await sharp(bytes).metadata();
+    await sharp(bytes).raw().toBuffer();
+    const { width, height } = meta.autoOrient ?? meta;
+    return { hash: createHash("sha1").update(bytes).digest("hex"), width: width ?? 0, height: height ?? 0 };
+  } catch (err) {
+    const message = decodeError(source.path, err).message.replace(/^cannot decode image .*?: /, "cannot decode: ").replace(/\. Fix: .*$/, "");
+    return { issue: { severity: "error", file: name, message, fix: "replace or remove the file" } };
+  }
+}
+
+/** Problems of one sample's annotations: sizes, boxes, class ids, duplicate boxes. */
+function annotationIssues(s: DetSample, name: string, size: { width: number; height: number }, classes: string[]): DataIssue[] {
+  const issues: DataIssue[] = [];
+  if (s.width > 0 && s.height > 0 && (s.width !== size.width || s.height !== size.height)) {
+    issues.push({
+      severity: "error", file: name, message: `the annotations give the size ${s.width}×${s.height} but the image is ${size.width}×${size.height}`,
+      fix: "correct the width and height in the annotation file (boxes are measured against them)",
+    });
+  }
+  s.objects.forEach((o, k) => {
+    const problem = objectProblem(o, classes.length);
+    if (problem) issues.push({ severity: "error", file: name, message: `object ${k + 1}: ${problem.message}`, ...(problem.fix ? { fix: problem.fix } : {}) });
+  });
+  const groups = duplicateObjects(s.objects.filter((o) => objectProblem(o, classes.length) === undefined));
+  if (groups.length > 0) {
+    const extra = groups.reduce((n, g) => n + g.length - 1, 0);
+    issues.push({
+      severity: "warning", file: name, message: `${plural(extra, "duplicate box", "duplicate boxes")} (same class, IoU > 0.99): ${groups.map((g) => `'${classes[s.objects[g[0]].cls]}' ×${g.length}`).join(", ")}`,
+      fix: "remove the repeated labels; duplicates count as extra objects in training and evaluation",
+    });
+  }
+  return issues;
+}
+
+function balanceIssues(split: string, instances: Record<string, number>, ratio: number): DataIssue[] {
+  const entries = Object.entries(instances);
+  if (entries.length === 0) return [];
+  const empty = entries.filter(([, n]) => n === 0).map(([name]) => `'${name}'`);
+  if (empty.length > 0) {
+    return [{ severity: "warning", message: `${split} has no objects of ${empty.join(", ")}`, fix: split === "train" ? "label some training objects of every class, or remove the class (kiln data classes filter)" : `add ${split} objects of those classes` }];
+  }
+  const max = entries.reduce((best, e) => (e[1] > best[1] ? e : best));
+  const min = entries.reduce((best, e) => (e[1] < best[1] ? e : best));
+  if (max[1] / min[1] <= ratio) return [];
+  return [{
+    severity: "warning",
+    message: `${split} is imbalanced: '${max[0]}' has ${max[1]} objects, '${min[0]}' ${min[1]} (${(max[1] / min[1]).toFixed(1)}× > ${ratio}×)`,
+    fix: "label more of the small classes, or merge or filter classes (kiln data classes)",
+  }];
+}
+
+export async function checkDetectionDataset(ds: DetectionDataset, opts: CheckOptions = {}): Promise<DataReport> {
+  const ratio = opts.imbalanceRatio ?? 10;
+  const issues: DataIssue[] = [...(ds.issues ?? [])];
+  const counts: DataReport["counts"] = {};
+  const byHash = new Map<string, string[]>();
+  for (const split of SPLIT_NAMES) {
+    const samples = ds.splits[split];
+    if (!samples) continue;
+    if (split === "train" && samples.length === 0) issues.push({ severity: "error", message: "the train split has no images", fix: "add images, or check the data path" });
+    const instances: Record<string, number> = Object.fromEntries(ds.classes.map((c) => [c, 0]));
+    const images: Record<string, number> = Object.fromEntries(ds.classes.map((c) => [c, 0]));
+    const results = await mapLimited(samples, CONCURRENCY, async (s, i) => {
+      const name = sourceName(s.source, split, i);
+      const found = await inspect(s.source, name);
+      return { s, name, found };
+    });
+    for (const { s, name, found } of results) {
+      if ("issue" in found) { issues.push(found.issue); continue; }
+      issues.push(...annotationIssues(s, name, found, ds.classes));
+      byHash.set(found.hash, [...(byHash.get(found.hash) ?? []), name]);
+      const present = new Set<number>();
+      for (const o of s.objects) {
+        const c = ds.classes[o.cls];
+        if (c === undefined) continue;
+        instances[c]++;
+        present.add(o.cls);
+      }
+      for (const k of present) images[ds.classes[k]]++;
+    }
+    counts[split] = instances;
+    counts[`${split} images`] = images;
+    issues.push(...balanceIssues(split, instances, ratio));
+  }
+  const duplicates = [...byHash.values()].filter((names) => names.length > 1);
+  if (duplicates.length > 0) {
+    const extra = duplicates.reduce((n, g) => n + g.length - 1, 0);
+    issues.push({
+      severity: "warning", message: `${plural(duplicates.length, "group")} of identical images (${plural(extra, "extra copy", "extra copies")})`,
+      fix: "remove the copies; a copy across train and val inflates validation scores",
+    });
+  }
+  return { dataset: ds.name, format: ds.format, classes: ds.classes, counts, duplicates, issues, ok: !issues.some((i) => i.severity === "error") };
+}
