@@ -26,7 +26,7 @@ function folder(): string {
 function makeRun(cwd: string, rel: string, acc: number): string {
   const dir = join(cwd, rel);
   mkdirSync(join(dir, "weights"), { recursive: true });
-  const history = [{ epoch: 0, time: 5, trainLoss: 0.5, trainAcc: 0.8, valLoss: 0.4, valAcc: acc, valTop5: 1, valF1: acc, lr: [0.01] }];
+  const history = [{ epoch: 0, time: 5, lr: [0.01], fitness: acc, values: { "train/loss": 0.5, "train/acc": 0.8, "val/loss": 0.4, "val/acc": acc, "val/top5": 1, "val/f1": acc } }];
   writeFileSync(join(dir, "metrics.json"), JSON.stringify({ epoch: 1, best_epoch: 1, best_fitness: acc, val: { loss: 0.4, accuracy: acc, top5: 1, macroF1: acc, perClass: [], count: 20 }, history }));
   writeFileSync(join(dir, "weights", "best.safetensors"), "weights");
   return dir;
