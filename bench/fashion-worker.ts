@@ -54,6 +54,7 @@ async function main(): Promise<void> {
     if (result.status !== "finished") throw new Error(`training ended ${result.status}${result.stopReason ? `: ${result.stopReason}` : ""}`);
     const t0 = performance.now();
     const test = await val({ model: result.weights.best, split: "test" });
+    if (test.task !== "classify") throw new Error("fashion: expected a classifier");
     const testSeconds = (performance.now() - t0) / 1000;
     const info = kernels().info();
     const params = modelFromCheckpoint(loadCheckpoint(result.weights.best)).numParameters();

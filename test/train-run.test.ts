@@ -121,6 +121,7 @@ test("the library API: train, val, predict with typed results", async () => {
   assert.equal(result.epochsRun, 1);
   assert.ok(existsSync(result.weights.best));
   const v = await val({ model: result.weights.best });
+  assert.ok(v.task === "classify");
   assert.equal(v.count, 500);
   assert.equal(v.accuracy, result.best?.values["val/acc"]);
   assert.equal(result.best?.fitness, v.accuracy);

@@ -8,8 +8,33 @@ import { KilnError } from "../errors.js";
 import { closestKey } from "./closest.js";
 import { describeAllowed, optionTypes } from "./describe.js";
 import { TRAIN_KEYS, trainConfigSchema, type TrainConfig } from "./schema.js";
+import { DETECTOR_NAMES, type DetectorName } from "../models/index.js";
 
 export type RawOptions = Record<string, unknown>;
+
+/** What differs for task=detect when not set: Ultralytics' detection defaults, at kiln's small scale. */
+export const DETECT_DEFAULTS: RawOptions = { model: "yolov8n", imgsz: 320, project: "runs/detect", batch: 16, scale: 0.5 };
+
+function checkTaskModel(c: TrainConfig): TrainConfig {
+  const detector = DETECTOR_NAMES.includes(c.model as DetectorName);
+  if (c.task === "detect" && !detector) {
+    throw new KilnError(`model=${c.model} is an image classifier; task=detect trains a detector. Fix: model=yolov8n (or yolov8s, yolov8m), or task=classify.`);
+  }
+  if (c.task === "classify" && detector) {
+    throw new KilnError(`model=${c.model} is a detector; task=classify trains an image classifier. Fix: task=detect, or a classifier (cnn, resnet18, …).`);
+  }
+  if (c.task === "detect" && c.imgsz % 32 !== 0) {
+    throw new KilnError(`imgsz=${c.imgsz}: a detector needs a multiple of 32 (its coarsest feature map is imgsz/32). Fix: imgsz=${Math.max(32, Math.round(c.imgsz / 32) * 32)}.`);
+  }
+  return c;
+}
+
+/** A detector model implies task=detect; task=detect fills what the user did not set with the detection defaults. */
+function applyTaskDefaults(merged: RawOptions): void {
+  if (merged.task === undefined && typeof merged.model === "string" && DETECTOR_NAMES.includes(merged.model as DetectorName)) merged.task = "detect";
+  if (merged.task !== "detect") return;
+  for (const [k, v] of Object.entries(DETECT_DEFAULTS)) if (merged[k] === undefined) merged[k] = v;
+}
 
 /** Reads a YAML (or JSON) config file: a mapping of option names to values. */
 export function readConfigFile(path: string): RawOptions {
@@ -78,8 +103,9 @@ export function resolveTrainConfig(sources: ConfigSources): TrainConfig {
     const types = optionTypes(k);
     merged[k] = typeof v === "number" && types.length === 1 && types[0] === "string" ? String(v) : v;
   }
+  applyTaskDefaults(merged);
   const result = trainConfigSchema.safeParse(merged);
-  if (result.success) return result.data;
+  if (result.success) return checkTaskModel(result.data);
   const issue = result.error.issues[0];
   const key = String(issue.path[0]);
   const value = merged[key];

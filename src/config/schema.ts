@@ -3,9 +3,9 @@
 // and `args.yaml` all come from this schema (zod). Names follow Ultralytics'
 // where it has the option, so recipes carry over.
 import { z } from "zod";
-import { CLASSIFIER_NAMES, type ClassifierName } from "../models/index.js";
+import { CLASSIFIER_NAMES, DETECTOR_NAMES, type ModelName } from "../models/index.js";
 
-const classifierNames = CLASSIFIER_NAMES as [ClassifierName, ...ClassifierName[]];
+const modelNames = [...CLASSIFIER_NAMES, ...DETECTOR_NAMES] as [ModelName, ...ModelName[]];
 
 /** Groups for `--help`, in the order they are printed. */
 export const OPTION_GROUPS = {
@@ -13,6 +13,7 @@ export const OPTION_GROUPS = {
   budget: "Budget and stopping",
   optim: "Optimizer and schedule",
   augment: "Augmentation and regularisation",
+  detect: "Detection (task=detect)",
   track: "Evaluation and tracking",
   kiln: "Checks, confirmation and machine",
 } as const;
@@ -21,7 +22,7 @@ export type OptionGroup = keyof typeof OPTION_GROUPS;
 
 /** Which help group each option belongs to (every key of the schema appears once). */
 export const OPTION_GROUP_OF: Record<keyof z.infer<typeof trainConfigSchema>, OptionGroup> = {
-  model: "run", data: "run", project: "run", name: "run", exist_ok: "run", val_ratio: "run", fraction: "run",
+  task: "run", model: "run", data: "run", project: "run", name: "run", exist_ok: "run", val_ratio: "run", fraction: "run",
   max_per_class: "run", imgsz: "run", batch: "run", cache: "run", prefetch: "run", workers: "run", normalize: "run", seed: "run",
   deterministic: "run", save_period: "run", resume: "run",
   epochs: "budget", time: "budget", patience: "budget", nonfinite_max_fraction: "budget",
@@ -30,6 +31,8 @@ export const OPTION_GROUP_OF: Record<keyof z.infer<typeof trainConfigSchema>, Op
   clip_grad: "optim", ema: "optim",
   label_smoothing: "augment", dropout: "augment", fliplr: "augment", scale: "augment", hsv_h: "augment", hsv_s: "augment", hsv_v: "augment",
   plots: "track", tensorboard: "track", mlflow: "track",
+  mosaic: "detect", close_mosaic: "detect", translate: "detect", box: "detect", cls: "detect", dfl: "detect", conf: "detect", iou: "detect",
+  max_det: "detect",
   quick: "kiln", confirm_over: "kiln", price_per_hour: "kiln", yes: "kiln", threads: "kiln",
 };
 
@@ -37,15 +40,16 @@ const fraction01 = () => z.number().min(0).max(1);
 
 export const trainConfigSchema = z.object({
   // ---- run and data
-  model: z.enum(classifierNames).default("cnn").describe("architecture to train"),
-  data: z.string().min(1).default("synthetic").describe("dataset: a folder, a CSV file, IDX files, or 'synthetic' (built in)"),
-  project: z.string().min(1).default("runs/classify").describe("folder that holds the run directories"),
+  task: z.enum(["classify", "detect"]).default("classify").describe("classify images, or detect objects (a detector model implies detect)"),
+  model: z.enum(modelNames).default("cnn").describe("architecture to train (task=detect: yolov8n by default)"),
+  data: z.string().min(1).default("synthetic").describe("dataset: a folder, a CSV file, IDX files, a YOLO data.yaml, COCO or VOC, or 'synthetic' (built in)"),
+  project: z.string().min(1).default("runs/classify").describe("folder that holds the run directories (task=detect: runs/detect)"),
   name: z.string().min(1).optional().describe("run directory name (default: train, train2, …)"),
   exist_ok: z.boolean().default(false).describe("reuse an existing run directory of the same name"),
   val_ratio: z.number().gt(0).lt(1).default(0.2).describe("share of the images held out for validation when the data has no val split"),
   fraction: z.number().gt(0).max(1).default(1).describe("share of the training images to use"),
   max_per_class: z.number().int().min(1).optional().describe("at most this many training images per class"),
-  imgsz: z.number().int().min(8).max(1024).default(64).describe("image size (pixels, square)"),
+  imgsz: z.number().int().min(8).max(2048).default(64).describe("image size (pixels, square; task=detect: 320, a multiple of 32)"),
   batch: z.number().int().min(1).max(4096).default(32).describe("images per batch"),
   cache: z.boolean().default(false).describe("keep decoded images in RAM"),
   prefetch: z.number().int().min(0).max(64).default(2).describe("batches decoded ahead while the kernels run"),
@@ -83,6 +87,16 @@ export const trainConfigSchema = z.object({
   hsv_h: fraction01().default(0.015).describe("hue jitter (fraction of the colour wheel)"),
   hsv_s: fraction01().default(0.7).describe("saturation jitter (fraction)"),
   hsv_v: fraction01().default(0.4).describe("brightness jitter (fraction)"),
+  // ---- detection
+  mosaic: fraction01().default(1).describe("probability of a 4-image mosaic per training image"),
+  close_mosaic: z.number().int().min(0).default(10).describe("turn mosaic off for the last N epochs"),
+  translate: fraction01().default(0.1).describe("random translation (fraction of the image size)"),
+  box: z.number().min(0).default(7.5).describe("box (CIoU) loss gain"),
+  cls: z.number().min(0).default(0.5).describe("classification (BCE) loss gain"),
+  dfl: z.number().min(0).default(1.5).describe("distribution focal loss gain"),
+  conf: fraction01().default(0.001).describe("confidence threshold of validation's detections (kiln predict: 0.25)"),
+  iou: fraction01().default(0.7).describe("IoU threshold of non-maximum suppression"),
+  max_det: z.number().int().min(1).default(300).describe("most detections per image"),
   // ---- evaluation and tracking
   plots: z.boolean().default(true).describe("draw results.png and confusion_matrix.png in the run directory each epoch"),
   tensorboard: z.boolean().default(true).describe("write TensorBoard event files in the run directory (tensorboard --logdir runs)"),

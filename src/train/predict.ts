@@ -9,12 +9,17 @@ import type { Sample } from "../data/types.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { loadCheckpoint, modelFromCheckpoint } from "./checkpoint.js";
 import { createRunDir } from "./run-dir.js";
+import { predictDetections, type ImageDetections } from "./detect-predict.js";
 
 export interface PredictOptions {
   model: string;
   /** An image file or a folder of images (not recursive). */
   source: string;
   topk?: number;
+  /** Detector thresholds: confidence (0.25), NMS IoU (0.7), most boxes per image (300). */
+  conf?: number;
+  iou?: number;
+  maxDet?: number;
   /** Write predictions.csv and predictions.json into a new folder under `project` (runs/classify/predict, predict2, …). */
   save?: boolean;
   project?: string;
@@ -23,7 +28,13 @@ export interface PredictOptions {
 
 export interface Prediction { file: string; top: { label: string; index: number; probability: number }[] }
 
-export interface PredictResult { predictions: Prediction[]; savedTo: string | null }
+export interface PredictResult {
+  /** Classifier: top-k labels per image (empty for a detector). */
+  predictions: Prediction[];
+  /** Detector: the boxes per image (absent for a classifier). */
+  detections?: ImageDetections[];
+  savedTo: string | null;
+}
 
 const IMAGE_EXTENSIONS = new Set([".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"]);
 
@@ -42,8 +53,12 @@ function imageFiles(source: string): string[] {
 
 export async function predictImages(options: PredictOptions): Promise<PredictResult> {
   const ckpt = loadCheckpoint(options.model);
-  const model = modelFromCheckpoint(ckpt, options.model);
   const files = imageFiles(options.source);
+  if (ckpt.model.task === "detect") {
+    const r = await predictDetections(ckpt, { ...options, files });
+    return { predictions: [], detections: r.images, savedTo: r.savedTo };
+  }
+  const model = modelFromCheckpoint(ckpt, options.model);
   const { classes, imgsz, channels, normalize } = ckpt.model;
   const k = Math.min(options.topk ?? 5, classes.length);
   const samples: Sample[] = files.map((path) => ({ source: { kind: "file", path }, label: 0 }));

@@ -30,6 +30,8 @@ import { baselineVerdictAfterTraining, recordTrainingRun, setBaseline } from "..
 import { verdictLine } from "../compare/index.js";
 import { Trainer, type EpochRecord, type FitStatus } from "./trainer.js";
 import { setupClassify } from "./classify-setup.js";
+import { setupDetect } from "./detect-setup.js";
+import type { TaskSetup } from "./setup.js";
 import type { TrainTask } from "./task.js";
 
 export interface TrainResult {
@@ -141,7 +143,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   // ---- data (checked first), model, loaders: the task's own
   const quick = config.quick;
   const batchLimit = quick ? 2 : undefined;
-  const setup = await setupClassify(config, resumeFrom, log);
+  const setup: TaskSetup = config.task === "detect" ? await setupDetect(config, resumeFrom, log) as unknown as TaskSetup : await setupClassify(config, resumeFrom, log) as unknown as TaskSetup;
   const { model, classes, modelMeta } = setup;
   const stepsPerEpoch = Math.ceil(Math.min(setup.train.length, batchLimit ?? Infinity) / config.accumulate);
   const opt = buildOptimizer(model, config, stepsPerEpoch);

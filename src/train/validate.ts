@@ -7,6 +7,7 @@ import type { SplitName } from "../data/types.js";
 import { loadCheckpoint, modelFromCheckpoint } from "./checkpoint.js";
 import type { ClassificationMetrics } from "./metrics.js";
 import { evaluateClassifier } from "./classify-task.js";
+import { validateDetector, type DetectValResult } from "./detect-validate.js";
 
 export interface ValOptions {
   /** A kiln checkpoint (weights/best.safetensors). */
@@ -18,13 +19,15 @@ export interface ValOptions {
 }
 
 export interface ValResult extends ClassificationMetrics {
+  task: "classify";
   model: string;
   data: string;
   split: SplitName;
 }
 
-export async function validateCheckpoint(options: ValOptions): Promise<ValResult> {
+export async function validateCheckpoint(options: ValOptions): Promise<ValResult | DetectValResult> {
   const ckpt = loadCheckpoint(options.model);
+  if (ckpt.model.task === "detect") return validateDetector(ckpt, options);
   const config = ckpt.training.config as { data?: string; seed?: number; val_ratio?: number; batch?: number };
   const data = options.data ?? config.data ?? "synthetic";
   const split = options.split ?? "val";
@@ -44,5 +47,5 @@ export async function validateCheckpoint(options: ValOptions): Promise<ValResult
     augment: null, normalize: ckpt.model.normalize, cache: false, prefetch: 2,
   });
   const metrics = await evaluateClassifier(model, loader, classes, ckpt.model.imgsz);
-  return { ...metrics, model: options.model, data, split };
+  return { task: "classify", ...metrics, model: options.model, data, split };
 }

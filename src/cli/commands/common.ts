@@ -16,6 +16,14 @@ export function optionalNumber(options: Map<string, string | true>, key: string)
   return n;
 }
 
+export function optionalFraction(options: Map<string, string | true>, key: string): number | undefined {
+  const v = options.get(key);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== "string" || !(n >= 0 && n <= 1)) throw new KilnError(`invalid value for '${key}': ${String(v)}. Allowed: a number from 0 to 1.`);
+  return n;
+}
+
 /**
  * --model, or else the latest run's best weights from kiln.state.yaml (said on
  * stderr so --json output stays clean); neither: the usual missing-option error.

@@ -38,6 +38,19 @@ export async function valCommand(argv: string[]): Promise<number> {
     console.log(JSON.stringify(r, null, 2));
     return 0;
   }
+  if (r.task === "detect") {
+    const name = Math.max(5, ...r.perClass.map((c) => c.name.length));
+    console.log(box("kiln val", [
+      `model      ${r.model}`,
+      `data       ${r.data} (${r.split}, ${r.images} images)`,
+      `mAP50      ${r.mAP50.toFixed(4)}   mAP50-95 ${r.mAP50_95.toFixed(4)}   precision ${r.precision.toFixed(4)}   recall ${r.recall.toFixed(4)}`,
+      "",
+      `${"class".padEnd(name)}  images  instances      P      R  mAP50  mAP50-95`,
+      ...r.perClass.map((c) => `${c.name.padEnd(name)}  ${String(c.images).padStart(6)}  ${String(c.instances).padStart(9)}  ${c.precision.toFixed(3)}  ` +
+        `${c.recall.toFixed(3)}  ${c.ap50.toFixed(3)}  ${c.ap50_95.toFixed(3).padStart(8)}`),
+    ]));
+    return 0;
+  }
   const name = Math.max(5, ...r.perClass.map((c) => c.name.length));
   const rows = [
     `model      ${r.model}`,

@@ -1,0 +1,76 @@
+// The detection task's part of a run: the dataset (YOLO, COCO, VOC,
+// synthetic) checked before anything else, the loaders with mosaic and the
+// rest of Ultralytics' augmentation, the YOLOv8 model, and close_mosaic.
+import { checkDetectionDataset } from "../data/detect/check.js";
+import { loadDetectionDataset } from "../data/detect/load.js";
+import { DetectionLoader } from "../data/detect/loader.js";
+import type { DetBatch } from "../data/detect/types.js";
+import { formatDataReport } from "../data/check.js";
+import type { Rng } from "../engine/index.js";
+import { KilnError } from "../errors.js";
+import type { TrainConfig } from "../config/index.js";
+import { createModel, type DetectorName, type YOLOv8 } from "../models/index.js";
+import { Callback } from "./callbacks.js";
+import type { Checkpoint } from "./checkpoint.js";
+import { DetectTask } from "./detect-task.js";
+import type { RunLog } from "./log.js";
+import type { TaskSetup } from "./setup.js";
+import type { Trainer } from "./trainer.js";
+
+/** Ultralytics' close_mosaic: the last N epochs train without mosaic (closer to what validation sees). */
+export class CloseMosaic extends Callback {
+  readonly name = "close_mosaic";
+  constructor(private readonly lastEpochs: number, private readonly loader: DetectionLoader) {
+    super();
+  }
+
+  override onTrainEpochStart(t: Trainer): void {
+    this.apply(t);
+  }
+
+  // A resumed run may start inside an epoch, without onTrainEpochStart.
+  override onFitStart(t: Trainer): void {
+    this.apply(t);
+  }
+
+  private apply(t: Trainer): void {
+    const off = this.lastEpochs > 0 && t.epoch >= t.config.epochs - this.lastEpochs;
+    if (off && t.epoch === t.config.epochs - this.lastEpochs && t.batch === 0) t.log.line(`closing mosaic for the last ${this.lastEpochs} epochs`);
+    this.loader.setMosaic(!off);
+  }
+}
+
+export async function setupDetect(config: TrainConfig, resumeFrom: Checkpoint | null, log: RunLog): Promise<TaskSetup<DetBatch>> {
+  const ds = await loadDetectionDataset(config.data, { seed: config.seed, valRatio: config.val_ratio, fraction: config.fraction });
+  if (!resumeFrom) {
+    const report = await checkDetectionDataset(ds);
+    if (!report.ok) throw new KilnError(`the dataset ${ds.name} has errors; training refuses it:\n${formatDataReport(report)}`);
+    for (const issue of report.issues) log.warn(`${issue.file ? `${issue.file}: ` : ""}${issue.message}${issue.fix ? ` (${issue.fix})` : ""}`);
+  }
+  const trainSamples = ds.splits.train ?? [];
+  const valSamples = ds.splits.val ?? [];
+  const nc = ds.classes.length;
+  const base = { batch: config.batch, imgsz: config.imgsz, seed: config.seed, cache: config.cache, prefetch: config.prefetch, workers: config.workers };
+  const train = new DetectionLoader(trainSamples, {
+    ...base, shuffle: true, dropLast: trainSamples.length > config.batch,
+    augment: { mosaic: config.mosaic, translate: config.translate, scale: config.scale, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
+  });
+  const val = new DetectionLoader(valSamples, { ...base, shuffle: false, dropLast: false, augment: null });
+  const makeModel = (rng?: Rng): YOLOv8 => createModel(config.model as DetectorName, { nc, rng }) as YOLOv8;
+  const objects = trainSamples.reduce((a, s) => a + s.objects.length, 0);
+  return {
+    task: new DetectTask({
+      classes: ds.classes, imgsz: config.imgsz, gains: { box: config.box, cls: config.cls, dfl: config.dfl },
+      nms: { conf: config.conf, iou: config.iou, maxDet: config.max_det }, val,
+    }),
+    model: makeModel(),
+    makeModel,
+    train,
+    valBatches: val.length,
+    classes: ds.classes,
+    modelMeta: { task: "detect", architecture: config.model, classes: ds.classes, imgsz: config.imgsz, channels: 3, normalize: { mean: [0, 0, 0], std: [1, 1, 1] } },
+    dataLine: `${ds.name} (${ds.format}): train ${trainSamples.length}, val ${valSamples.length}${ds.splits.test ? `, test ${ds.splits.test.length}` : ""} images, ` +
+      `${objects} training objects; ${nc} classes`,
+    callbacks: [new CloseMosaic(config.close_mosaic, train)],
+  };
+}

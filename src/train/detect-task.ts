@@ -1,0 +1,173 @@
+// The detection task: YOLOv8's loss (task-aligned assignment, CIoU, DFL,
+// BCE) while training; on the val split the val losses, then NMS and the
+// COCO-exact metrics (precision, recall, mAP50, mAP50-95, per class).
+// Fitness: 0.1·mAP50 + 0.9·mAP50-95, as Ultralytics.
+import { noGrad, tensor, tidy, type Tensor } from "../engine/index.js";
+import type { DetBatch } from "../data/detect/types.js";
+import { evaluateDetections, type DetImageEval, type DetectionMetrics } from "../metrics/detection/index.js";
+import { decodeDetections } from "../models/yolo/decode.js";
+import { detectionLoss } from "../models/yolo/loss.js";
+import { nms, scaleBoxes } from "../models/yolo/nms.js";
+import type { YOLOv8 } from "../models/index.js";
+import type { AnyModule } from "../nn/index.js";
+import { writeDetectionPlots } from "../plots/detection.js";
+import { writeResultsPlot, type PanelSpec } from "../plots/index.js";
+import { snapshotBatch, writeBatchImages, type BatchImages } from "../plots/boxes.js";
+import { epochMeans, type EpochStats, type Evaluation, type StepResult, type TrainTask } from "./task.js";
+
+export interface DetectTaskOptions {
+  classes: string[];
+  imgsz: number;
+  gains: { box: number; cls: number; dfl: number };
+  /** NMS of validation: conf (0.001), iou (0.7), max_det (300). */
+  nms: { conf: number; iou: number; maxDet: number };
+  val: { length: number; epoch(epoch: number, start?: number): AsyncIterableIterator<DetBatch> };
+}
+
+/** What validation measured: the metrics, and the first batch drawn with labels and predictions. */
+export interface DetectEvaluation { metrics: DetectionMetrics; first: BatchImages | null }
+
+const LOSS_ITEMS = ["box_loss", "cls_loss", "dfl_loss"] as const;
+
+/** results.png for detection: Ultralytics' panels (losses, P/R, mAPs) and the learning rates. */
+export const DETECT_PANELS: PanelSpec[] = [
+  { title: "Box loss", yLabel: "loss", keys: ["train/box_loss", "val/box_loss"] },
+  { title: "Class loss", yLabel: "loss", keys: ["train/cls_loss", "val/cls_loss"] },
+  { title: "DFL loss", yLabel: "loss", keys: ["train/dfl_loss", "val/dfl_loss"] },
+  { title: "Precision and recall", yLabel: "value", keys: ["metrics/precision(B)", "metrics/recall(B)"] },
+  { title: "mAP", yLabel: "mAP", keys: ["metrics/mAP50(B)", "metrics/mAP50-95(B)"] },
+  { title: "Learning rate", yLabel: "learning rate", keys: /^lr\// },
+];
+
+export class DetectTask implements TrainTask<DetBatch, DetectEvaluation> {
+  readonly kind = "detect";
+  readonly fitnessName = "fitness (0.1·mAP50 + 0.9·mAP50-95)";
+
+  constructor(private readonly o: DetectTaskOptions) {}
+
+  private forward(model: AnyModule, b: DetBatch): Tensor[] {
+    return (model as YOLOv8).forward(tensor(b.images, [b.size, 3, b.imgsz, b.imgsz]));
+  }
+
+  private modelLoss(maps: Tensor[], b: DetBatch, model: AnyModule): ReturnType<typeof detectionLoss> {
+    const head = (model as YOLOv8).detect;
+    return detectionLoss(maps, b, { nc: this.o.classes.length, strides: head.strides, regMax: head.regMax, gains: this.o.gains });
+  }
+
+  inspect(model: AnyModule, b: DetBatch): { input: number[]; output: string } {
+    const nc = this.o.classes.length;
+    const shapes = noGrad(() => tidy(() => {
+      const wasTraining = model.training;
+      model.eval();
+      const maps = this.forward(model, b);
+      model.train(wasTraining);
+      return maps.map((m) => [...m.shape]);
+    }));
+    const strides = (model as YOLOv8).detect.strides;
+    shapes.forEach((s, i) => {
+      const side = b.imgsz / strides[i];
+      if (s.length !== 4 || s[0] !== b.size || s[1] !== 64 + nc || s[2] !== side || s[3] !== side) {
+        throw new Error(`kiln: detection map ${i} is [${s.join(", ")}], expected [${b.size}, ${64 + nc}, ${side}, ${side}]`);
+      }
+    });
+    return { input: [b.size, 3, b.imgsz, b.imgsz], output: `${shapes.length} maps ${shapes.map((s) => `[${s.join(", ")}]`).join(" ")}` };
+  }
+
+  step(model: AnyModule, b: DetBatch): StepResult {
+    const { loss, items } = this.modelLoss(this.forward(model, b), b, model);
+    const value = loss.item();
+    return { loss, value, items: Number.isFinite(value) ? { box_loss: items.box, cls_loss: items.cls, dfl_loss: items.dfl } : {} };
+  }
+
+  trainValues(stats: EpochStats): Record<string, number> {
+    const m = epochMeans(stats);
+    return Object.fromEntries(LOSS_ITEMS.map((k) => [`train/${k}`, m[k] ?? NaN]));
+  }
+
+  async evaluate(model: AnyModule, limit = Infinity): Promise<Evaluation<DetectEvaluation>> {
+    const wasTraining = model.training;
+    model.eval();
+    const images: DetImageEval[] = [];
+    const sums: Record<string, number> = { box_loss: 0, cls_loss: 0, dfl_loss: 0 };
+    let seen = 0;
+    let batches = 0;
+    let first: BatchImages | null = null;
+    for await (const b of this.o.val.epoch(0)) {
+      noGrad(() => tidy(() => {
+        const maps = this.forward(model, b);
+        const { items } = this.modelLoss(maps, b, model);
+        sums.box_loss += items.box * b.size;
+        sums.cls_loss += items.cls * b.size;
+        sums.dfl_loss += items.dfl * b.size;
+        const decoded = decodeDetections(maps, (model as YOLOv8).detect.strides, this.o.classes.length, b.imgsz);
+        for (let i = 0; i < b.size; i++) {
+          const shape = b.shapes[i];
+          const dets = nms(decoded[i], { conf: this.o.nms.conf, iou: this.o.nms.iou, maxDet: this.o.nms.maxDet });
+          const scaled = scaleBoxes(dets, shape, shape.width, shape.height);
+          images.push({ width: shape.width, height: shape.height, gt: groundTruth(b, i), dt: scaled.map((d) => ({ cls: d.cls, box: d.box, score: d.score })) });
+        }
+        first ??= snapshotBatch(b, images.slice(images.length - b.size).map((im) => im.dt));
+      }));
+      seen += b.size;
+      if (++batches >= limit) break;
+    }
+    model.train(wasTraining);
+    const metrics = evaluateDetections(images, this.o.classes);
+    const values: Record<string, number> = {
+      "metrics/precision(B)": metrics.precision, "metrics/recall(B)": metrics.recall,
+      "metrics/mAP50(B)": metrics.mAP50, "metrics/mAP50-95(B)": metrics.mAP50_95,
+    };
+    for (const k of LOSS_ITEMS) values[`val/${k}`] = seen ? sums[k] / seen : NaN;
+    return { values, fitness: metrics.fitness, detail: { metrics, first } };
+  }
+
+  loss(values: Record<string, number>, split: "train" | "val"): number {
+    return LOSS_ITEMS.reduce((s, k) => s + values[`${split}/${k}`], 0);
+  }
+
+  progress(stats: EpochStats): string {
+    const m = epochMeans(stats);
+    return `box ${(m.box_loss ?? NaN).toFixed(3)} cls ${(m.cls_loss ?? NaN).toFixed(3)} dfl ${(m.dfl_loss ?? NaN).toFixed(3)}`;
+  }
+
+  describe(v: Record<string, number>): string {
+    return `train box ${v["train/box_loss"].toFixed(3)} cls ${v["train/cls_loss"].toFixed(3)} dfl ${v["train/dfl_loss"].toFixed(3)} | ` +
+      `val P ${v["metrics/precision(B)"].toFixed(3)} R ${v["metrics/recall(B)"].toFixed(3)} mAP50 ${v["metrics/mAP50(B)"].toFixed(4)} mAP50-95 ${v["metrics/mAP50-95(B)"].toFixed(4)}`;
+  }
+
+  summarize(v: Record<string, number>): string {
+    return `mAP50 ${v["metrics/mAP50(B)"].toFixed(4)}, mAP50-95 ${v["metrics/mAP50-95(B)"].toFixed(4)}, ` +
+      `precision ${v["metrics/precision(B)"].toFixed(4)}, recall ${v["metrics/recall(B)"].toFixed(4)}`;
+  }
+
+  metricsJson(d: DetectEvaluation): Record<string, unknown> {
+    const m = d.metrics;
+    return {
+      mAP50: m.mAP50, "mAP50-95": m.mAP50_95, precision: m.precision, recall: m.recall, per_class: m.perClass,
+      val: { mAP50: m.mAP50, mAP50_95: m.mAP50_95, precision: m.precision, recall: m.recall, fitness: m.fitness },
+    };
+  }
+
+  writeReports(): void {
+    // metrics.json holds the detection report (per_class); the curves are plots.
+  }
+
+  async drawPlots(runDir: string, rows: readonly Record<string, number>[], d: DetectEvaluation): Promise<void> {
+    await writeResultsPlot(runDir, rows, DETECT_PANELS);
+    await writeDetectionPlots(runDir, d.metrics, this.o.classes);
+    if (d.first) await writeBatchImages(runDir, "val_batch0", d.first, this.o.classes);
+  }
+}
+
+/** The batch's objects of image i, in the original image's pixels (xyxy). */
+function groundTruth(b: DetBatch, i: number): DetImageEval["gt"] {
+  const s = b.shapes[i];
+  const gt: DetImageEval["gt"] = [];
+  for (let k = 0; k < b.cls.length; k++) {
+    if (b.batchIndex[k] !== i) continue;
+    const [cx, cy, w, h] = [b.boxes[4 * k], b.boxes[4 * k + 1], b.boxes[4 * k + 2], b.boxes[4 * k + 3]].map((v) => v * b.imgsz);
+    const back = (x: number, pad: number): number => (x - pad) / s.scale;
+    gt.push({ cls: b.cls[k], box: [back(cx - w / 2, s.padX), back(cy - h / 2, s.padY), back(cx + w / 2, s.padX), back(cy + h / 2, s.padY)] });
+  }
+  return gt;
+}
