@@ -13,7 +13,7 @@ import { DETECTOR_NAMES, type DetectorName } from "../models/index.js";
 export type RawOptions = Record<string, unknown>;
 
 /** What differs for task=detect when not set: Ultralytics' detection defaults, at kiln's small scale. */
-export const DETECT_DEFAULTS: RawOptions = { model: "yolov8n", imgsz: 320, project: "runs/detect", batch: 16, scale: 0.5 };
+export const DETECT_DEFAULTS: RawOptions = { model: "yolov8n", imgsz: 256, project: "runs/detect", batch: 16, scale: 0.5 };
 
 function checkTaskModel(c: TrainConfig): TrainConfig {
   const detector = DETECTOR_NAMES.includes(c.model as DetectorName);

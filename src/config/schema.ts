@@ -49,7 +49,7 @@ export const trainConfigSchema = z.object({
   val_ratio: z.number().gt(0).lt(1).default(0.2).describe("share of the images held out for validation when the data has no val split"),
   fraction: z.number().gt(0).max(1).default(1).describe("share of the training images to use"),
   max_per_class: z.number().int().min(1).optional().describe("at most this many training images per class"),
-  imgsz: z.number().int().min(8).max(2048).default(64).describe("image size (pixels, square; task=detect: 320, a multiple of 32)"),
+  imgsz: z.number().int().min(8).max(2048).default(64).describe("image size (pixels, square; task=detect: 256, a multiple of 32)"),
   batch: z.number().int().min(1).max(4096).default(32).describe("images per batch"),
   cache: z.boolean().default(false).describe("keep decoded images in RAM"),
   prefetch: z.number().int().min(0).max(64).default(2).describe("batches decoded ahead while the kernels run"),
