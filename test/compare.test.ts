@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { compareMetrics, type Comparison } from "../src/compare/compare.js";
 import { snapshotFromJson, type MetricSnapshot } from "../src/compare/extract.js";
 import { formatComparison } from "../src/compare/format.js";
-import { main } from "../src/cli/main.js";
 import { KilnError } from "../src/errors.js";
 import { runKiln } from "./helpers/kiln-cli.js";
+import { kilnInProcess } from "./helpers/in-process.js";
 
 const root = mkdtempSync(join(tmpdir(), "kiln-compare-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -43,23 +43,7 @@ function makeRun(rel: string, best: Val, task?: string): string {
 const snap = (values: Record<string, number>, task: "classify" | "detect" = "classify"): MetricSnapshot => ({ task, values, epoch: 1, kind: "best" });
 const acc = (a: number): MetricSnapshot => snap({ accuracy: a, top5: 0.99, macroF1: 0.8, loss: 0.3 });
 
-/** Runs `kiln ...args` in-process from `cwd`, capturing what it prints. */
-async function kiln(args: string[], cwd = root): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error, previous] = [console.log, console.error, process.cwd()];
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  process.chdir(cwd);
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    process.chdir(previous);
-    console.log = log;
-    console.error = error;
-  }
-}
+const kiln = (args: string[], cwd = root): ReturnType<typeof kilnInProcess> => kilnInProcess(args, cwd);
 
 async function badInput(args: string[], message: RegExp, cwd = root): Promise<void> {
   const r = await kiln(args, cwd);

@@ -193,3 +193,30 @@ test("measureNormalization: black and white halves give mean 0.5 and std 0.5 per
   const gray = await measureNormalization([black, black], 1);
   assert.deepEqual(gray, { mean: [0], std: [1] }); // a constant channel keeps std 1 (no division by zero)
 });
+
+test("one-channel rendering: bilinear crop, flip and brightness gain as the formula says, pixel by pixel", () => {
+  const w = 7, h = 5, size = 4;
+  const data = Uint8Array.from({ length: w * h }, (_, i) => (i * 37) % 256);
+  const norm = { mean: [0.4], std: [0.2] };
+  const r = new Renderer(size, 1, norm);
+  for (const p of [{ x: 1.5, y: 0.5, width: 5, height: 3.5, flip: false, valueGain: 1.3 }, { x: 0, y: 1, width: 7, height: 4, flip: true, valueGain: 1 }]) {
+    const placement = { ...newPlacement(), ...p };
+    const out = new Float32Array(size * size);
+    r.render({ width: w, height: h, channels: 1, data }, placement, out, 0);
+    // The formula: output pixel centre mapped into the crop, clamped to the image, bilinear, then the gain (capped at 255).
+    const px = (x: number, y: number): number => data[y * w + x];
+    for (let oy = 0; oy < size; oy++) {
+      for (let ox = 0; ox < size; ox++) {
+        const from = p.flip ? size - 1 - ox : ox;
+        const sx = Math.min(w - 1, Math.max(0, p.x + ((from + 0.5) * p.width) / size - 0.5));
+        const sy = Math.min(h - 1, Math.max(0, p.y + ((oy + 0.5) * p.height) / size - 0.5));
+        const x0 = Math.floor(sx), y0 = Math.floor(sy), x1 = Math.min(w - 1, x0 + 1), y1 = Math.min(h - 1, y0 + 1);
+        const top = px(x0, y0) + (px(x1, y0) - px(x0, y0)) * (sx - x0);
+        const bottom = px(x0, y1) + (px(x1, y1) - px(x0, y1)) * (sx - x0);
+        const v = Math.min(255, (top + (bottom - top) * (sy - y0)) * p.valueGain);
+        const want = (v / 255 - 0.4) / 0.2;
+        assert.ok(Math.abs(out[oy * size + ox] - want) < 1e-5, `(${ox}, ${oy}): ${out[oy * size + ox]} vs ${want}`);
+      }
+    }
+  }
+});

@@ -3,13 +3,14 @@
 // datasets written only by an explicit command (with a backup) and never on an error.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { DataReport } from "../src/data/check.js";
 import { writeDetectionDataset } from "../src/data/detect/convert.js";
 import { syntheticDetectionDataset } from "../src/data/detect/synthetic.js";
 import { runKiln, type CliResult } from "./helpers/kiln-cli.js";
 import { tempDir } from "./fixtures-data/make.js";
+import { snapshotFiles } from "./helpers/in-process.js";
 
 const cwd = process.cwd();
 const kiln = (...args: string[]): CliResult => runKiln(["data", ...args], cwd);
@@ -22,15 +23,7 @@ async function dataset(dir: string, format: "yolo" | "coco" | "voc", name: strin
   return format === "yolo" ? path.join(out, "data.yaml") : out;
 }
 
-/** Every file under DIR with its bytes: to show nothing was written. */
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const entry of await readdir(dir, { recursive: true })) {
-    const file = path.join(dir, entry);
-    if ((await stat(file)).isFile()) out.set(entry, (await readFile(file)).toString("base64"));
-  }
-  return out;
-}
+const snapshot = snapshotFiles;
 
 test("kiln data check on YOLO, COCO and VOC: the balance table, --json, exit 0", async (t) => {
   const dir = await tempDir(t);

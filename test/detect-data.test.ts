@@ -13,6 +13,7 @@ import { SYNTHETIC_DETECTION_CLASSES, syntheticDetectionDataset } from "../src/d
 import type { DetectionDataset, DetObject, DetSample } from "../src/data/detect/types.js";
 import { KilnError } from "../src/errors.js";
 import { pixels, tempDir, writeImage, writeSolid } from "./fixtures-data/make.js";
+import { snapshotFiles } from "./helpers/in-process.js";
 
 const opts = { seed: 0, valRatio: 0.25, fraction: 1 };
 const near = (a: number[], b: number[], tol = 1e-6): boolean => a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= tol);
@@ -328,14 +329,7 @@ test("class plans: merge, rename, filter renumber contiguously; unknown names an
   assert.throws(() => planClassEdit(classes, { kind: "filter", keep: ["cat"] }), KilnError);
 });
 
-async function snapshot(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  for (const entry of await readdir(dir, { recursive: true })) {
-    const file = path.join(dir, entry);
-    if ((await stat(file)).isFile()) out.set(entry, (await readFile(file)).toString("base64"));
-  }
-  return out;
-}
+const snapshot = snapshotFiles;
 
 test("class edits on YOLO: data.yaml names/nc (comments kept), label ids renumbered, backup of each changed file, images untouched", async (t) => {
   const root = await tempDir(t);

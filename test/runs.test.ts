@@ -6,13 +6,13 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { main } from "../src/cli/main.js";
 import { effectiveStatus, isPidAlive } from "../src/runs/liveness.js";
 import { formatTable, useColor } from "../src/runs/table.js";
 import type { RunSummary } from "../src/runs/summary.js";
 import type { ExperimentLog } from "../src/runs/experiment-log.js";
 import type { RunDetails } from "../src/runs/show.js";
 import type { RunsComparison } from "../src/runs/compare-runs.js";
+import { kilnInProcess } from "./helpers/in-process.js";
 
 process.env.TZ = "UTC"; // start times print in local time
 
@@ -65,22 +65,7 @@ function deadPid(): number {
   return pid;
 }
 
-async function kiln(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error, previous] = [console.log, console.error, process.cwd()];
-  console.log = (...a: unknown[]) => void out.push(a.join(" "));
-  console.error = (...a: unknown[]) => void err.push(a.join(" "));
-  process.chdir(cwd);
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join("\n"), stderr: err.join("\n") };
-  } finally {
-    process.chdir(previous);
-    console.log = log;
-    console.error = error;
-  }
-}
+const kiln = kilnInProcess;
 
 async function ok(args: string[], cwd: string): Promise<string> {
   const r = await kiln(args, cwd);

@@ -136,6 +136,10 @@ export class Renderer {
       this.col1[ox] = Math.min(img.width - 1, this.col0[ox] + 1);
       this.colWeight[ox] = sx - this.col0[ox];
     }
+    if (channels === 1 && img.channels === 1) {
+      this.renderGray(img, p, out, offset, scaleY);
+      return;
+    }
     const colourJitter = channels === 3 && (p.hueShift !== 0 || p.saturationGain !== 1);
     for (let oy = 0; oy < size; oy++) {
       const sy = Math.min(img.height - 1, Math.max(0, p.y + (oy + 0.5) * scaleY - 0.5));
@@ -148,6 +152,32 @@ export class Renderer {
         else if (p.valueGain !== 1) for (let c = 0; c < channels; c++) pixel[c] = Math.min(255, pixel[c] * p.valueGain);
         const at = offset + oy * size + ox;
         for (let c = 0; c < channels; c++) out[at + c * plane] = (pixel[c] / 255 - mean[c]) / std[c];
+      }
+    }
+  }
+
+  /**
+   * One channel in and out (MNIST-like data): the same arithmetic as the general
+   * path in one tight loop (no per-pixel calls or scratch writes), so the
+   * results are identical and an IDX epoch renders about twice as fast.
+   */
+  private renderGray(img: RawImage, p: Placement, out: Float32Array, offset: number, scaleY: number): void {
+    const { size } = this;
+    const { data, width } = img;
+    const mean = this.normalize.mean[0], std = this.normalize.std[0];
+    const gain = p.valueGain;
+    const { col0, col1, colWeight } = this;
+    for (let oy = 0; oy < size; oy++) {
+      const sy = Math.min(img.height - 1, Math.max(0, p.y + (oy + 0.5) * scaleY - 0.5));
+      const row0 = Math.floor(sy);
+      const r0 = row0 * width, r1 = Math.min(img.height - 1, row0 + 1) * width;
+      const wy = sy - row0;
+      const at = offset + oy * size;
+      for (let ox = 0; ox < size; ox++) {
+        const x0 = col0[ox], x1 = col1[ox], wx = colWeight[ox];
+        let v = (data[r0 + x0] * (1 - wx) + data[r0 + x1] * wx) * (1 - wy) + (data[r1 + x0] * (1 - wx) + data[r1 + x1] * wx) * wy;
+        if (gain !== 1) v = Math.min(255, v * gain);
+        out[at + ox] = (v / 255 - mean) / std;
       }
     }
   }

@@ -81,13 +81,18 @@ function balanceIssues(split: string, counts: Record<string, number>, ratio: num
       fix: split === "train" ? "add training images for every class, or remove the class" : `add ${split} images of those classes`,
     }];
   }
+  return imbalanceIssue(split, entries, ratio, "images", "collect more of the small classes, or cap the large ones with max_per_class");
+}
+
+/** A warning when the largest class has more than `ratio` times the smallest's `noun` (classification and detection checks). */
+export function imbalanceIssue(split: string, entries: [string, number][], ratio: number, noun: string, fix: string): DataIssue[] {
   const max = entries.reduce((best, e) => (e[1] > best[1] ? e : best));
   const min = entries.reduce((best, e) => (e[1] < best[1] ? e : best));
   if (max[1] / min[1] <= ratio) return [];
   return [{
     severity: "warning",
-    message: `${split} is imbalanced: '${max[0]}' has ${max[1]} images, '${min[0]}' ${min[1]} (${(max[1] / min[1]).toFixed(1)}× > ${ratio}×)`,
-    fix: "collect more of the small classes, or cap the large ones with max_per_class",
+    message: `${split} is imbalanced: '${max[0]}' has ${max[1]} ${noun}, '${min[0]}' ${min[1]} (${(max[1] / min[1]).toFixed(1)}× > ${ratio}×)`,
+    fix,
   }];
 }
 

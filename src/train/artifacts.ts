@@ -38,18 +38,13 @@ export class CheckpointSaver extends Callback {
 
 export class ResultsWriter extends Callback {
   readonly name = "results";
-  private last: EpochMetrics | null = null;
 
   constructor(private readonly runDir: string) {
     super();
   }
 
-  override onValidationEnd(_t: Trainer, m: EpochMetrics): void {
-    this.last = m;
-  }
-
   override onTrainEpochEnd(t: Trainer): void {
-    const m = this.last;
+    const m = t.lastMetrics;
     const rec = t.history.at(-1);
     if (!m || !rec) return;
     appendResultsRow(this.runDir, epochRow(rec));

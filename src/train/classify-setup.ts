@@ -1,19 +1,18 @@
 // The classification task's part of a run: the dataset (class folders, CSV,
 // IDX, synthetic) checked before anything else, normalisation, the loaders
 // with their augmentation, and the classifier.
-import { checkClassificationDataset, formatDataReport } from "../data/check.js";
+import { checkClassificationDataset } from "../data/check.js";
 import { loadClassificationDataset } from "../data/load.js";
 import { DataLoader } from "../data/loader.js";
 import { IMAGENET_NORMALIZE, measureNormalization } from "../data/stats.js";
 import type { ClassificationDataset } from "../data/types.js";
 import type { Rng } from "../engine/index.js";
-import { KilnError } from "../errors.js";
 import type { TrainConfig } from "../config/index.js";
 import { createModel, type Classifier, type ClassifierName } from "../models/index.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { ClassifyTask } from "./classify-task.js";
 import type { RunLog } from "./log.js";
-import type { TaskSetup } from "./setup.js";
+import { acceptCheckedData, type TaskSetup } from "./setup.js";
 import type { Batch } from "../data/loader.js";
 
 function channelsFor(model: string, data: 1 | 3): 1 | 3 {
@@ -30,11 +29,7 @@ async function normalization(config: TrainConfig, ds: ClassificationDataset, cha
 
 export async function setupClassify(config: TrainConfig, resumeFrom: Checkpoint | null, log: RunLog): Promise<TaskSetup<Batch>> {
   const ds = await loadClassificationDataset(config.data, { seed: config.seed, valRatio: config.val_ratio, fraction: config.fraction, maxPerClass: config.max_per_class });
-  if (!resumeFrom) {
-    const report = await checkClassificationDataset(ds);
-    if (!report.ok) throw new KilnError(`the dataset ${ds.name} has errors; training refuses it:\n${formatDataReport(report)}`);
-    for (const issue of report.issues) log.warn(`${issue.file ? `${issue.file}: ` : ""}${issue.message}${issue.fix ? ` (${issue.fix})` : ""}`);
-  }
+  if (!resumeFrom) acceptCheckedData(await checkClassificationDataset(ds), ds.name, log);
   const trainSamples = ds.splits.train ?? [];
   const valSamples = ds.splits.val ?? [];
   const nc = ds.classes.length;

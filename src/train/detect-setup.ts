@@ -5,16 +5,14 @@ import { checkDetectionDataset } from "../data/detect/check.js";
 import { loadDetectionDataset } from "../data/detect/load.js";
 import { DetectionLoader } from "../data/detect/loader.js";
 import type { DetBatch } from "../data/detect/types.js";
-import { formatDataReport } from "../data/check.js";
 import type { Rng } from "../engine/index.js";
-import { KilnError } from "../errors.js";
 import type { TrainConfig } from "../config/index.js";
 import { createModel, type DetectorName, type YOLOv8 } from "../models/index.js";
 import { Callback } from "./callbacks.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { DetectTask } from "./detect-task.js";
 import type { RunLog } from "./log.js";
-import type { TaskSetup } from "./setup.js";
+import { acceptCheckedData, type TaskSetup } from "./setup.js";
 import type { Trainer } from "./trainer.js";
 
 /** Ultralytics' close_mosaic: the last N epochs train without mosaic (closer to what validation sees). */
@@ -42,11 +40,7 @@ export class CloseMosaic extends Callback {
 
 export async function setupDetect(config: TrainConfig, resumeFrom: Checkpoint | null, log: RunLog): Promise<TaskSetup<DetBatch>> {
   const ds = await loadDetectionDataset(config.data, { seed: config.seed, valRatio: config.val_ratio, fraction: config.fraction });
-  if (!resumeFrom) {
-    const report = await checkDetectionDataset(ds);
-    if (!report.ok) throw new KilnError(`the dataset ${ds.name} has errors; training refuses it:\n${formatDataReport(report)}`);
-    for (const issue of report.issues) log.warn(`${issue.file ? `${issue.file}: ` : ""}${issue.message}${issue.fix ? ` (${issue.fix})` : ""}`);
-  }
+  if (!resumeFrom) acceptCheckedData(await checkDetectionDataset(ds), ds.name, log);
   const trainSamples = ds.splits.train ?? [];
   const valSamples = ds.splits.val ?? [];
   const nc = ds.classes.length;

@@ -1,10 +1,13 @@
 // What a task brings to a training run besides the shared machinery: its
 // dataset (read and checked), model, loaders, the Trainer's task object and
 // the lines of the summary box. run.ts picks the setup by config.task.
+import { formatDataReport, type DataReport } from "../data/check.js";
 import type { Rng } from "../engine/index.js";
+import { KilnError } from "../errors.js";
 import type { AnyModule } from "../nn/index.js";
 import type { Callback } from "./callbacks.js";
 import type { ModelMeta } from "./checkpoint.js";
+import type { RunLog } from "./log.js";
 import type { TrainTask } from "./task.js";
 import type { BatchSource } from "./trainer.js";
 
@@ -23,4 +26,10 @@ export interface TaskSetup<B extends { size: number } = { size: number }> {
   expectedLoss?: string;
   /** The task's own callbacks (close_mosaic). */
   callbacks: Callback[];
+}
+
+/** Training refuses data with errors (the messages of `kiln data check`) and prints its warnings. */
+export function acceptCheckedData(report: DataReport, name: string, log: RunLog): void {
+  if (!report.ok) throw new KilnError(`the dataset ${name} has errors; training refuses it:\n${formatDataReport(report)}`);
+  for (const issue of report.issues) log.warn(`${issue.file ? `${issue.file}: ` : ""}${issue.message}${issue.fix ? ` (${issue.fix})` : ""}`);
 }

@@ -10,7 +10,6 @@ import { RUN_ARTIFACTS } from "../track/mlflow/index.js";
 import type { TrackedRun, TrackedStatus, Tracker } from "../track/tracker.js";
 import { Callback } from "./callbacks.js";
 import type { RunLog } from "./log.js";
-import type { EpochMetrics } from "./trainer.js";
 import { epochRow } from "./artifacts.js";
 import type { Trainer } from "./trainer.js";
 
@@ -26,7 +25,6 @@ export interface TrackingOptions {
 
 export class Tracking extends Callback {
   readonly name = "tracking";
-  private last: EpochMetrics | null = null;
   private pending: Promise<void> = Promise.resolve();
   private readonly rows: Record<string, number>[] = [];
   private started = false;
@@ -60,12 +58,8 @@ export class Tracking extends Callback {
     if (Number.isFinite(t.lastLoss)) this.each((tr) => tr.logScalars("step", t.iteration + 1, { "train/batch_loss": t.lastLoss }));
   }
 
-  override onValidationEnd(_t: Trainer, m: EpochMetrics): void {
-    this.last = m;
-  }
-
   override onTrainEpochEnd(t: Trainer): void {
-    const m = this.last;
+    const m = t.lastMetrics;
     const rec = t.history.at(-1);
     if (!m || !rec) return;
     const row = epochRow(rec);

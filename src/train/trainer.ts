@@ -76,6 +76,8 @@ export class Trainer<B extends { size: number } = { size: number }> {
   /** The last batch's loss (NaN when it was not finite): what trackers log per step. */
   lastLoss = NaN;
   history: EpochRecord[] = [];
+  /** The metrics of the epoch validated last (what callbacks at the epoch's end report). */
+  lastMetrics: EpochMetrics | null = null;
   best = { fitness: -Infinity, epoch: -1 };
   /** The epoch this process started at (for ETAs), and the run time before it. */
   startEpoch = 0;
@@ -207,7 +209,8 @@ export class Trainer<B extends { size: number } = { size: number }> {
     const values = { ...this.task.trainValues(this.epochStats), ...m.values };
     this.history.push({ epoch: this.epoch, time: this.elapsedSeconds(), lr, fitness: m.fitness, values });
     if (m.fitness > this.best.fitness) this.best = { fitness: m.fitness, epoch: this.epoch };
-    return { epoch: this.epoch, lr, fitness: m.fitness, values, detail: m.detail };
+    this.lastMetrics = { epoch: this.epoch, lr, fitness: m.fitness, values, detail: m.detail };
+    return this.lastMetrics;
   }
 
   /** Writes weights/<name>.safetensors with everything needed to continue. */

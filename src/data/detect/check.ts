@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
-import type { CheckOptions, DataReport } from "../check.js";
+import { imbalanceIssue, type CheckOptions, type DataReport } from "../check.js";
 import { decodeError } from "../decode.js";
 import { SPLIT_NAMES, type DataIssue, type ImageSource, type SplitName } from "../types.js";
 import { duplicateObjects, objectProblem } from "./boxes.js";
@@ -75,14 +75,7 @@ function balanceIssues(split: string, instances: Record<string, number>, ratio: 
   if (empty.length > 0) {
     return [{ severity: "warning", message: `${split} has no objects of ${empty.join(", ")}`, fix: split === "train" ? "label some training objects of every class, or remove the class (kiln data classes filter)" : `add ${split} objects of those classes` }];
   }
-  const max = entries.reduce((best, e) => (e[1] > best[1] ? e : best));
-  const min = entries.reduce((best, e) => (e[1] < best[1] ? e : best));
-  if (max[1] / min[1] <= ratio) return [];
-  return [{
-    severity: "warning",
-    message: `${split} is imbalanced: '${max[0]}' has ${max[1]} objects, '${min[0]}' ${min[1]} (${(max[1] / min[1]).toFixed(1)}× > ${ratio}×)`,
-    fix: "label more of the small classes, or merge or filter classes (kiln data classes)",
-  }];
+  return imbalanceIssue(split, entries, ratio, "objects", "label more of the small classes, or merge or filter classes (kiln data classes)");
 }
 
 export async function checkDetectionDataset(ds: DetectionDataset, opts: CheckOptions = {}): Promise<DataReport> {
