@@ -85,7 +85,8 @@ test("a detection run interrupted mid-epoch and resumed ends bit-identical to a 
     }
   });
   assert.equal(cut.code, 130, cut.stdout + cut.stderr);
-  const resumed = runKiln(["train", "--resume", "runs/detect/cut"], dir);
+  // --resume alone finds the newest run, under runs/classify or runs/detect: here the interrupted detector.
+  const resumed = runKiln(["train", "--resume"], dir);
   assert.equal(resumed.code, 0, resumed.stderr);
   const a = tensorBytes(join(dir, "runs/detect/straight/weights/last.safetensors"));
   const b = tensorBytes(join(dir, "runs/detect/cut/weights/last.safetensors"));

@@ -28,11 +28,9 @@ export function createRunDir(project: string, name: string | undefined, existOk:
   }
 }
 
-/** The newest run directory under `project` that has weights/last.safetensors. */
-export function latestRun(project: string): string | undefined {
-  if (!existsSync(project)) return undefined;
-  const runs = readdirSync(project)
-    .map((n) => join(project, n))
+/** The newest run directory under any of `projects` that has weights/last.safetensors. */
+export function latestRun(...projects: string[]): string | undefined {
+  const runs = projects.filter((p) => existsSync(p)).flatMap((project) => readdirSync(project).map((n) => join(project, n)))
     .filter((d) => existsSync(join(d, "weights", "last.safetensors")))
     .map((d) => ({ d, t: statSync(join(d, "weights", "last.safetensors")).mtimeMs }));
   runs.sort((a, b) => b.t - a.t);

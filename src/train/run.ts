@@ -7,7 +7,7 @@ import { basename, dirname, join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { kernels, manualSeed, Rng } from "../engine/index.js";
 import { KilnError } from "../errors.js";
-import { trainConfigSchema, trainDefaults, type TrainConfig } from "../config/index.js";
+import { DETECT_DEFAULTS, trainConfigSchema, trainDefaults, type TrainConfig } from "../config/index.js";
 import { CheckpointSaver, ResultsWriter } from "./artifacts.js";
 import type { Callback } from "./callbacks.js";
 import { loadCheckpoint, modelFromCheckpoint, type Checkpoint } from "./checkpoint.js";
@@ -56,11 +56,16 @@ export interface RunHooks {
   confirm?: (question: string) => Promise<boolean>;
 }
 
-/** The checkpoint `resume` points at: true (latest run), a run directory, or a file. */
+/**
+ * The checkpoint `resume` points at: true (the latest run: under `project`, and
+ * under runs/detect too while project is the classification default), a run
+ * directory, or a file.
+ */
 export function resolveResumePath(resume: string | true, project: string): string {
   if (resume === true) {
-    const run = latestRun(project);
-    if (!run) throw new KilnError(`resume=true: no run under ${project} has weights/last.safetensors to resume. Fix: pass the run directory or the checkpoint file.`);
+    const projects = project === trainDefaults().project ? [project, DETECT_DEFAULTS.project as string] : [project];
+    const run = latestRun(...projects);
+    if (!run) throw new KilnError(`resume=true: no run under ${projects.join(" or ")} has weights/last.safetensors to resume. Fix: pass the run directory or the checkpoint file.`);
     return join(run, "weights", "last.safetensors");
   }
   if (existsSync(resume) && statSync(resume).isDirectory()) {
