@@ -49,7 +49,7 @@ test("a resume file that is not a kiln checkpoint", () => {
   writeFileSync(join(dir, "notes.txt"), "hello");
   fails(["train", "--resume", "notes.txt"], /notes\.txt is not a kiln checkpoint/);
   fails(["train", "--resume", "missing.safetensors"], /missing\.safetensors does not exist/);
-  fails(["train", "--resume"], /resume=true: no run under runs\/classify has weights\/last\.safetensors/);
+  fails(["train", "--resume"], /resume=true: no run under runs\/classify or runs\/detect has weights\/last\.safetensors/);
   fails(["val", "--model", "notes.txt"], /notes\.txt is not a kiln checkpoint/);
   fails(["predict", "--model", "notes.txt", "--source", "."], /notes\.txt is not a kiln checkpoint/);
   assert.deepEqual(readdirSync(dir).sort(), ["broken.yaml", "notes.txt", "typo.yaml"], "nothing written");
