@@ -149,7 +149,7 @@ export class DataLoader {
 }
 
 /** At most `limit` decodes in flight (0: no limit); the rest wait in order and inherit a finished one's slot. */
-class DecodeSlots {
+export class DecodeSlots {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
 

@@ -4,6 +4,7 @@
 // Fitness: 0.1·mAP50 + 0.9·mAP50-95, as Ultralytics.
 import { noGrad, tensor, tidy, type Tensor } from "../engine/index.js";
 import type { DetBatch } from "../data/detect/types.js";
+import type { DetLoaderBatch } from "../data/detect/loader.js";
 import { evaluateDetections, type DetImageEval, type DetectionMetrics } from "../metrics/detection/index.js";
 import { decodeDetections } from "../models/yolo/decode.js";
 import { detectionLoss } from "../models/yolo/loss.js";
@@ -159,15 +160,19 @@ export class DetectTask implements TrainTask<DetBatch, DetectEvaluation> {
   }
 }
 
-/** The batch's objects of image i, in the original image's pixels (xyxy). */
-function groundTruth(b: DetBatch, i: number): DetImageEval["gt"] {
+/** Image i's objects in its original pixels (xyxy), and the crowd regions COCO evaluation ignores detections on. */
+function groundTruth(b: DetBatch & Partial<Pick<DetLoaderBatch, "crowd">>, i: number): DetImageEval["gt"] {
   const s = b.shapes[i];
   const gt: DetImageEval["gt"] = [];
-  for (let k = 0; k < b.cls.length; k++) {
-    if (b.batchIndex[k] !== i) continue;
-    const [cx, cy, w, h] = [b.boxes[4 * k], b.boxes[4 * k + 1], b.boxes[4 * k + 2], b.boxes[4 * k + 3]].map((v) => v * b.imgsz);
-    const back = (x: number, pad: number): number => (x - pad) / s.scale;
-    gt.push({ cls: b.cls[k], box: [back(cx - w / 2, s.padX), back(cy - h / 2, s.padY), back(cx + w / 2, s.padX), back(cy + h / 2, s.padY)] });
-  }
+  const add = (t: { batchIndex: Int32Array; cls: Int32Array; boxes: Float32Array }, crowd: boolean): void => {
+    for (let k = 0; k < t.cls.length; k++) {
+      if (t.batchIndex[k] !== i) continue;
+      const [cx, cy, w, h] = [t.boxes[4 * k], t.boxes[4 * k + 1], t.boxes[4 * k + 2], t.boxes[4 * k + 3]].map((v) => v * b.imgsz);
+      const back = (x: number, pad: number): number => (x - pad) / s.scale;
+      gt.push({ cls: t.cls[k], box: [back(cx - w / 2, s.padX), back(cy - h / 2, s.padY), back(cx + w / 2, s.padX), back(cy + h / 2, s.padY)], ...(crowd ? { crowd } : {}) });
+    }
+  };
+  add(b, false);
+  if (b.crowd) add(b.crowd, true);
   return gt;
 }

@@ -1,32 +1,20 @@
-// DetectionLoader: batches of a detection dataset for YOLO training and
-// validation. Order and augmentation are seeded per (seed, epoch, image), so
-// an epoch is the same whenever it runs and `epoch(e, start)` yields exactly
-// the tail of a full epoch (exact resume). Images decode in sharp's pool
-// (the long side resized to imgsz) while the previous batch trains; pixel
-// sources (the synthetic set) are used as they are.
+// DetectionLoader: the classification DataLoader's scheme for detection. A seeded order per
+// epoch; batches decoded ahead (sharp in libuv's pool) into a small ring of reused buffers;
+// every random decision of a sample drawn from generators of (seed, epoch, sample index), so a
+// batch depends only on its position and epoch(e, start) resumes exactly. Training samples go
+// through augmentDetection (mosaic of 4 chosen per sample); validation is letterbox only.
 //
-// Training: with probability `mosaic`, a 4-image mosaic then the random
-// affine cropping it back to imgsz; otherwise letterbox then the affine;
-// then HSV gains and a left-right flip. Validation: letterbox only, and each
-// image's `shapes` entry maps input pixels back to its own.
-import sharp from "sharp";
-import { decodeError } from "../decode.js";
-import { mixSeed, rngFor, shuffleInPlace } from "../seed.js";
-import { Rng } from "../../engine/rng.js";
+// Threads: as the classification loader, decoding runs in libuv's pool (UV_THREADPOOL_SIZE);
+// the pixel work (resize of pixel sources, mosaic, warp, HSV) runs on the main thread.
 import { KilnError } from "../../errors.js";
-import { flipLeftRight, hsvJitter, letterbox, mosaic, randomAffine, resizeBilinear, type PixelBox, type Pixels } from "./transforms.js";
-import type { DetBatch, DetSample } from "./types.js";
+import { Rng } from "../../engine/rng.js";
+import { mixSeed, rngFor, shuffleInPlace } from "../seed.js";
+import { augmentDetection, DetScratch, mosaicPartners, type DetAugmentOptions } from "./augment.js";
+import { centredPad, letterbox, loadSized, placeObjects, type Box, type SizedImage } from "./letterbox.js";
+import type { DetBatch, DetObject, DetSample } from "./types.js";
+import { DecodeSlots } from "../loader.js";
 
-export interface DetAugmentOptions {
-  /** Probability of a 4-image mosaic. */
-  mosaic: number;
-  translate: number;
-  scale: number;
-  fliplr: number;
-  hsv_h: number;
-  hsv_s: number;
-  hsv_v: number;
-}
+export type { DetAugmentOptions } from "./augment.js";
 
 export interface DetectionLoaderOptions {
   batch: number;
@@ -34,177 +22,255 @@ export interface DetectionLoaderOptions {
   shuffle: boolean;
   seed: number;
   dropLast: boolean;
-  /** null: validation (letterbox only). */
+  /** null: validation (letterbox only, crowd objects kept apart in `crowd`). */
   augment: DetAugmentOptions | null;
-  /** Keep decoded file images in RAM. */
+  /** Keep each file's image, resized to long side imgsz, in RAM (Ultralytics' cache=ram); pixel sources are always kept resized. */
   cache?: boolean;
-  /** Batches decoded ahead (default 1). */
+  /** Batches prepared ahead (default 2). */
   prefetch?: number;
-  /** Images decoded at once (0: all of a batch). */
+  /** Images decoded at once (0 or absent: no limit). */
   workers?: number;
 }
 
-const ORDER_STREAM = 0xde7;
-const AUGMENT_STREAM = 0xa117;
+/** Objects in the same parallel-array form as DetBatch's targets. */
+export interface DetTargets {
+  batchIndex: Int32Array;
+  cls: Int32Array;
+  /** 4 per object: cx, cy, w, h in 0..1 of the input image. */
+  boxes: Float32Array;
+}
 
-/** An image at the loader's scale (long side imgsz) with its boxes in those pixels, and its original size. */
-interface Loaded { img: Pixels; boxes: PixelBox[]; width: number; height: number; scale: number }
+/**
+ * A DetBatch plus `crowd`: in validation, the crowd objects (COCO iscrowd, VOC difficult)
+ * letterboxed like the targets but kept out of them (the loss never sees them; COCO
+ * evaluation ignores detections on them). Empty in training, where crowd objects are dropped.
+ */
+export interface DetLoaderBatch extends DetBatch {
+  crowd: DetTargets;
+}
+
+type DetShape = DetBatch["shapes"][number];
+
+const ORDER_STREAM = 0xde70;
+const MOSAIC_STREAM = 0xde71;
+const AUGMENT_STREAM = 0xde72;
+
+/** Targets written into arrays that grow by doubling and are reused batch after batch. */
+class TargetBuffer {
+  private batchIndex = new Int32Array(64);
+  private cls = new Int32Array(64);
+  private boxes = new Float32Array(256);
+  private count = 0;
+
+  reset(): void {
+    this.count = 0;
+  }
+
+  /** A pixel box of the imgsz input, stored as normalised cx, cy, w, h. */
+  push(image: number, b: Box, imgsz: number): void {
+    if (this.count === this.cls.length) {
+      const grow = <T extends Int32Array | Float32Array>(a: T, make: (n: number) => T): T => { const n = make(a.length * 2); n.set(a); return n; };
+      this.batchIndex = grow(this.batchIndex, (n) => new Int32Array(n));
+      this.cls = grow(this.cls, (n) => new Int32Array(n));
+      this.boxes = grow(this.boxes, (n) => new Float32Array(n));
+    }
+    const i = this.count++;
+    this.batchIndex[i] = image;
+    this.cls[i] = b.cls;
+    this.boxes[i * 4] = (b.x1 + b.x2) / 2 / imgsz;
+    this.boxes[i * 4 + 1] = (b.y1 + b.y2) / 2 / imgsz;
+    this.boxes[i * 4 + 2] = (b.x2 - b.x1) / imgsz;
+    this.boxes[i * 4 + 3] = (b.y2 - b.y1) / imgsz;
+  }
+
+  view(): DetTargets {
+    return { batchIndex: this.batchIndex.subarray(0, this.count), cls: this.cls.subarray(0, this.count), boxes: this.boxes.subarray(0, this.count * 4) };
+  }
+}
+
+interface Slot {
+  images: Float32Array;
+  indices: Int32Array;
+  targets: TargetBuffer;
+  crowd: TargetBuffer;
+}
+
+const training = (objects: readonly DetObject[]): DetObject[] => objects.filter((o) => !o.crowd);
+const crowds = (objects: readonly DetObject[]): DetObject[] => objects.filter((o) => o.crowd === true);
 
 export class DetectionLoader {
   readonly length: number;
+  private readonly opts: Required<DetectionLoaderOptions>;
+  private readonly ring: Slot[];
+  private readonly cache = new Map<number, Promise<SizedImage>>();
+  private readonly scratch: DetScratch;
+  private readonly rng = new Rng(0);
+  private readonly decodeSlots: DecodeSlots;
   private mosaicOn = true;
-  private readonly cache = new Map<number, Loaded>();
+  private running = false;
 
-  constructor(private readonly samples: DetSample[], private readonly o: DetectionLoaderOptions) {
-    if (!(Number.isInteger(o.batch) && o.batch >= 1)) throw new KilnError(`batch must be a whole number of at least 1, got ${o.batch}.`);
-    if (!(Number.isInteger(o.imgsz) && o.imgsz >= 32 && o.imgsz % 32 === 0)) throw new KilnError(`imgsz must be a multiple of 32 for a detector, got ${o.imgsz}.`);
-    this.length = o.dropLast ? Math.floor(samples.length / o.batch) : Math.ceil(samples.length / o.batch);
+  constructor(private readonly samples: DetSample[], options: DetectionLoaderOptions) {
+    const opts: Required<DetectionLoaderOptions> = { cache: false, prefetch: 2, workers: 0, ...options };
+    if (!(Number.isInteger(opts.batch) && opts.batch >= 1)) throw new KilnError(`batch must be a whole number of at least 1, got ${opts.batch}.`);
+    // The detector's largest stride is 32.
+    if (!(Number.isInteger(opts.imgsz) && opts.imgsz >= 32 && opts.imgsz % 32 === 0)) throw new KilnError(`imgsz must be a multiple of 32 for a detector, got ${opts.imgsz}.`);
+    for (const key of ["prefetch", "workers"] as const) {
+      if (!(Number.isInteger(opts[key]) && opts[key] >= 0)) throw new KilnError(`${key} must be a whole number of at least 0, got ${opts[key]}.`);
+    }
+    if (opts.augment) checkAugment(opts.augment);
+    this.opts = opts;
+    this.decodeSlots = new DecodeSlots(opts.workers);
+    this.scratch = new DetScratch(opts.imgsz);
+    const n = samples.length;
+    this.length = opts.dropLast ? Math.floor(n / opts.batch) : Math.ceil(n / opts.batch);
+    // One slot the caller holds, `prefetch` being filled.
+    const floats = opts.batch * 3 * opts.imgsz * opts.imgsz;
+    this.ring = Array.from({ length: Math.min(opts.prefetch + 1, Math.max(1, this.length)) }, () => ({
+      images: new Float32Array(floats),
+      indices: new Int32Array(opts.batch),
+      targets: new TargetBuffer(),
+      crowd: new TargetBuffer(),
+    }));
   }
 
-  /** close_mosaic: training without mosaic for the last epochs. */
+  /** close_mosaic: mosaic off (or back on) from the next epoch() call; the epoch being iterated keeps its setting. */
   setMosaic(on: boolean): void {
     this.mosaicOn = on;
   }
 
+  /** The sample order of an epoch: a seeded permutation (seed, epoch), or 0..n-1 without shuffle. */
   order(epoch: number): Int32Array {
-    const order = Int32Array.from({ length: this.samples.length }, (_, i) => i);
-    if (this.o.shuffle) shuffleInPlace(order, rngFor(this.o.seed, ORDER_STREAM, epoch));
+    const order = new Int32Array(this.samples.length);
+    for (let i = 0; i < order.length; i++) order[i] = i;
+    if (this.opts.shuffle) shuffleInPlace(order, rngFor(this.opts.seed, ORDER_STREAM, epoch));
     return order;
   }
 
-  async *epoch(epoch: number, start = 0): AsyncIterableIterator<DetBatch> {
+  /**
+   * Batches of one epoch from batch `start` (exact resume: the tail of the full epoch). A
+   * batch's arrays are reused: they hold their values until the iterator's next next().
+   * One epoch iterates at a time per loader.
+   */
+  async *epoch(epoch: number, start = 0): AsyncIterableIterator<DetLoaderBatch> {
+    if (this.running) throw new Error("DetectionLoader.epoch: an epoch is already being iterated; finish or return() it first");
+    this.running = true;
     const order = this.order(epoch);
-    const ahead = Math.max(1, this.o.prefetch ?? 1);
-    const pending: Promise<Map<number, Loaded>>[] = [];
-    const plans: number[][][] = [];
+    const mosaic = this.mosaicOn && this.opts.augment ? this.opts.augment.mosaic : 0;
+    const pending: Promise<DetLoaderBatch>[] = [];
     let next = Math.max(0, start);
     const launch = (): void => {
       if (next >= this.length) return;
-      const plan = this.plan(order, epoch, next++);
-      plans.push(plan);
-      const p = this.decodeAll([...new Set(plan.flat())]);
-      p.catch(() => undefined); // awaited below
-      pending.push(p);
+      const filling = this.fill(this.ring[next % this.ring.length], order, epoch, next++, mosaic);
+      filling.catch(() => undefined); // awaited below; this only marks it handled while it waits
+      pending.push(filling);
     };
-    for (let i = 0; i < ahead; i++) launch();
-    while (pending.length > 0) {
-      const decoded = await pending.shift()!;
-      const plan = plans.shift()!;
-      launch();
-      yield this.assemble(plan, decoded, epoch);
+    try {
+      for (let i = 0; i < this.ring.length; i++) launch();
+      while (pending.length > 0) {
+        yield await pending.shift()!;
+        launch(); // the slot just handed out is free again
+      }
+    } finally {
+      await Promise.allSettled(pending); // never leave a fill writing into a slot the next epoch uses
+      this.running = false;
     }
   }
 
-  /** Per image of the batch: its sample and, for a mosaic, the three others (drawn from the image's own stream). */
-  private plan(order: Int32Array, epoch: number, batchIndex: number): number[][] {
-    const from = batchIndex * this.o.batch;
-    const size = Math.min(this.o.batch, order.length - from);
-    const a = this.o.augment;
-    return Array.from({ length: size }, (_, k) => {
+  private image(index: number): Promise<SizedImage> {
+    const cached = this.cache.get(index);
+    if (cached) return cached;
+    const loading = this.decodeSlots.run(() => loadSized(this.samples[index].source, this.opts.imgsz));
+    // Pixel sources are in RAM already: keeping them resized costs little and saves a resample per use.
+    if (this.opts.cache || this.samples[index].source.kind === "pixels") {
+      this.cache.set(index, loading);
+      loading.catch(() => this.cache.delete(index)); // a failed decode is retried, not remembered
+    }
+    return loading;
+  }
+
+  private async fill(slot: Slot, order: Int32Array, epoch: number, batchIndex: number, mosaic: number): Promise<DetLoaderBatch> {
+    const { batch, imgsz, augment, seed } = this.opts;
+    const from = batchIndex * batch;
+    const size = Math.min(batch, order.length - from);
+    const plane = imgsz * imgsz;
+    const found: { boxes: Box[]; crowd: Box[] }[] = new Array(size);
+    // Fresh per batch (a few numbers): a caller may keep shapes past next(), unlike the big arrays.
+    const shapes: DetShape[] = Array.from({ length: size }, () => ({ width: 0, height: 0, scale: 1, padX: 0, padY: 0 }));
+    const jobs: Promise<void>[] = [];
+    for (let k = 0; k < size; k++) {
       const index = order[from + k];
-      if (!a || !this.mosaicOn || a.mosaic <= 0) return [index];
-      const rng = rngFor(this.o.seed, AUGMENT_STREAM, epoch, index);
-      if (rng.uniform() >= a.mosaic) return [index];
-      return [index, ...[0, 1, 2].map(() => Math.floor(rng.uniform() * this.samples.length))];
-    });
-  }
-
-  private async decodeAll(indices: number[]): Promise<Map<number, Loaded>> {
-    const out = new Map<number, Loaded>();
-    const limit = this.o.workers && this.o.workers > 0 ? this.o.workers : indices.length;
-    for (let i = 0; i < indices.length; i += limit) {
-      const chunk = indices.slice(i, i + limit);
-      const loaded = await Promise.all(chunk.map((index) => this.load(index)));
-      chunk.forEach((index, j) => out.set(index, loaded[j]));
-    }
-    return out;
-  }
-
-  private async load(index: number): Promise<Loaded> {
-    const hit = this.cache.get(index);
-    if (hit) return hit;
-    const s = this.samples[index];
-    const size = this.o.imgsz;
-    let img: Pixels, width: number, height: number;
-    if (s.source.kind === "pixels") {
-      const src = s.source;
-      width = src.width;
-      height = src.height;
-      const rgb = src.channels === 3 ? src.data : expandGray(src.data);
-      const r = size / Math.max(width, height);
-      img = resizeBilinear({ width, height, data: rgb }, Math.max(1, Math.round(width * r)), Math.max(1, Math.round(height * r)));
-    } else {
-      const path = s.source.path;
-      try {
-        const meta = await sharp(path).autoOrient().metadata();
-        width = meta.autoOrient?.width ?? meta.width ?? 0;
-        height = meta.autoOrient?.height ?? meta.height ?? 0;
-        const r = size / Math.max(width, height);
-        const { data, info } = await sharp(path).autoOrient().removeAlpha().toColourspace("srgb")
-          .resize({ width: Math.max(1, Math.round(width * r)), height: Math.max(1, Math.round(height * r)), fit: "fill" })
-          .raw().toBuffer({ resolveWithObject: true });
-        img = { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
-      } catch (err) {
-        throw decodeError(path, err);
-      }
-    }
-    const sx = img.width / width, sy = img.height / height;
-    const boxes = s.objects.filter((o) => !o.crowd).map((o) => ({
-      cls: o.cls, x1: o.box[0] * width * sx, y1: o.box[1] * height * sy, x2: o.box[2] * width * sx, y2: o.box[3] * height * sy,
-    }));
-    const loaded = { img, boxes, width, height, scale: img.width / width };
-    if (this.o.cache || s.source.kind === "pixels") this.cache.set(index, loaded);
-    return loaded;
-  }
-
-  private assemble(plan: number[][], decoded: Map<number, Loaded>, epoch: number): DetBatch {
-    const size = this.o.imgsz, n = plan.length, plane = size * size;
-    const images = new Float32Array(n * 3 * plane);
-    const batchIndex: number[] = [], cls: number[] = [], boxes: number[] = [];
-    const shapes: DetBatch["shapes"] = [];
-    const indices = new Int32Array(n);
-    plan.forEach((members, k) => {
-      const index = members[0];
-      indices[k] = index;
-      const first = decoded.get(index)!;
-      let out: { img: Pixels; boxes: PixelBox[] };
-      const a = this.o.augment;
-      if (a) {
-        const rng = new Rng(0);
-        rng.seed(mixSeed(this.o.seed, AUGMENT_STREAM + 1, epoch, index));
-        if (members.length === 4) {
-          const m = mosaic(members.map((i) => decoded.get(i)!), size, rng);
-          out = randomAffine(m.img, m.boxes, size, a, rng);
+      slot.indices[k] = index;
+      // Drawn now, before decoding, from the sample's own generator: which images to load.
+      const partners = augment ? mosaicPartners(mosaic, this.samples.length, rngFor(seed, MOSAIC_STREAM, epoch, index)) : null;
+      const members = [index, ...(partners ?? [])];
+      const loads = new Map<number, Promise<SizedImage>>(); // a partner may repeat: decode it once
+      for (const i of members) if (!loads.has(i)) loads.set(i, this.image(i));
+      jobs.push(Promise.all(members.map((i) => loads.get(i)!)).then((sized) => {
+        // Synchronous from here: the shared generator and scratch buffers are safe.
+        const own = sized[0];
+        const shape = shapes[k];
+        shape.width = own.width;
+        shape.height = own.height;
+        shape.scale = imgsz / Math.max(own.width, own.height);
+        const objects = this.samples[index].objects;
+        let pixels: Uint8Array;
+        if (augment) {
+          this.rng.seed(mixSeed(seed, AUGMENT_STREAM, epoch, index));
+          const tiles = sized.map((s, t) => ({ image: s.image, boxes: placeObjects(training(this.samples[members[t]].objects), s.image) }));
+          const result = augmentDetection(tiles, augment, this.rng, this.scratch);
+          ({ pixels } = result);
+          // Training's shapes describe the plain letterbox, not the augmented image.
+          ({ padX: shape.padX, padY: shape.padY } = centredPad(imgsz, own.image.width, own.image.height));
+          found[k] = { boxes: result.boxes, crowd: [] };
         } else {
-          const lb = letterbox(first.img, first.boxes, size);
-          out = randomAffine(lb.img, lb.boxes, size, a, rng);
+          const { padX, padY } = letterbox(own.image, imgsz, this.scratch.canvas);
+          pixels = this.scratch.canvas;
+          shape.padX = padX;
+          shape.padY = padY;
+          found[k] = { boxes: placeObjects(training(objects), own.image, padX, padY), crowd: placeObjects(crowds(objects), own.image, padX, padY) };
         }
-        hsvJitter(out.img, { h: a.hsv_h, s: a.hsv_s, v: a.hsv_v }, rng);
-        if (rng.uniform() < a.fliplr) out.boxes = flipLeftRight(out.img, out.boxes);
-        shapes.push({ width: first.width, height: first.height, scale: first.scale, padX: 0, padY: 0 });
-      } else {
-        const lb = letterbox(first.img, first.boxes, size);
-        out = lb;
-        shapes.push({ width: first.width, height: first.height, scale: first.scale, padX: lb.padX, padY: lb.padY });
-      }
-      const base = k * 3 * plane, d = out.img.data;
-      for (let p = 0; p < plane; p++) {
-        images[base + p] = d[p * 3] / 255;
-        images[base + plane + p] = d[p * 3 + 1] / 255;
-        images[base + 2 * plane + p] = d[p * 3 + 2] / 255;
-      }
-      for (const b of out.boxes) {
-        batchIndex.push(k);
-        cls.push(b.cls);
-        boxes.push((b.x1 + b.x2) / 2 / size, (b.y1 + b.y2) / 2 / size, (b.x2 - b.x1) / size, (b.y2 - b.y1) / size);
-      }
-    });
-    return { images, size: n, imgsz: size, batchIndex: Int32Array.from(batchIndex), cls: Int32Array.from(cls), boxes: Float32Array.from(boxes), indices, shapes };
+        writeChw(pixels, plane, slot.images, k * 3 * plane);
+      }));
+    }
+    // Wait for every job, failed or not, so nothing writes into the slot after this returns.
+    const failed = (await Promise.allSettled(jobs)).find((r) => r.status === "rejected");
+    if (failed) throw failed.reason;
+    // Objects in image order, whatever order the decodes finished in.
+    slot.targets.reset();
+    slot.crowd.reset();
+    for (let k = 0; k < size; k++) {
+      for (const b of found[k].boxes) slot.targets.push(k, b, imgsz);
+      for (const b of found[k].crowd) slot.crowd.push(k, b, imgsz);
+    }
+    const targets = slot.targets.view();
+    const full = size === batch;
+    return {
+      images: full ? slot.images : slot.images.subarray(0, size * 3 * plane),
+      size,
+      imgsz,
+      ...targets,
+      indices: full ? slot.indices : slot.indices.subarray(0, size),
+      shapes,
+      crowd: slot.crowd.view(),
+    };
   }
 }
 
-function expandGray(g: Uint8Array): Uint8Array {
-  const out = new Uint8Array(g.length * 3);
-  for (let i = 0; i < g.length; i++) out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = g[i];
-  return out;
+/** RGB HWC bytes → CHW floats / 255 (Ultralytics: no mean/std). */
+function writeChw(pixels: Uint8Array, plane: number, out: Float32Array, offset: number): void {
+  for (let c = 0; c < 3; c++) {
+    const base = offset + c * plane;
+    for (let i = 0, j = c; i < plane; i++, j += 3) out[base + i] = pixels[j] / 255;
+  }
+}
+
+function checkAugment(a: DetAugmentOptions): void {
+  const within = (key: keyof DetAugmentOptions, lo: number, hi: number, open = false): void => {
+    const v = a[key];
+    if (!(Number.isFinite(v) && v >= lo && (open ? v < hi : v <= hi))) {
+      throw new KilnError(`${key} must be a number from ${lo} to ${hi}${open ? " (exclusive)" : ""}, got ${v}.`);
+    }
+  };
+  for (const key of ["mosaic", "fliplr", "translate", "hsv_h", "hsv_s", "hsv_v"] as const) within(key, 0, 1);
+  within("scale", 0, 1, true); // 1 ± scale must stay above 0
 }
