@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import sharp from "sharp";
 import { decodeError } from "./decode.js";
+import { CONCURRENCY, mapLimited } from "./files.js";
 import { SPLIT_NAMES, type ClassificationDataset, type DataIssue, type ImageSource, type SplitName } from "./types.js";
 
 export type { DataIssue } from "./types.js";
@@ -25,20 +26,18 @@ export interface CheckOptions {
 }
 
 /** Files decoded at once: enough to keep libuv's pool busy, few enough to bound memory. */
-const CONCURRENCY = 8;
-
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+export const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
 
 /** A name for an image in messages: its path, or split[index] for pixels made in memory. */
-const sourceName = (source: ImageSource, split: SplitName, index: number): string => (source.kind === "file" ? source.path : `${split}[${index}]`);
+export const sourceName = (source: ImageSource, split: SplitName, index: number): string => (source.kind === "file" ? source.path : `${split}[${index}]`);
 
-/** SHA-1 of the content, or the issue that stops the image from being used. */
-async function inspect(source: ImageSource, name: string): Promise<{ hash: string } | { issue: DataIssue }> {
+/** Content hash (SHA-1) and shown size (EXIF rotation applied), or the issue that stops the image from being used. */
+export async function inspectImage(source: ImageSource, name: string): Promise<{ hash: string; width: number; height: number } | { issue: DataIssue }> {
   if (source.kind === "pixels") {
     if (source.data.length !== source.width * source.height * source.channels) {
       return { issue: { severity: "error", file: name, message: `holds ${source.data.length} bytes for ${source.width}×${source.height}×${source.channels}` } };
     }
-    return { hash: createHash("sha1").update(source.data).digest("hex") };
+    return { hash: createHash("sha1").update(source.data).digest("hex"), width: source.width, height: source.height };
   }
   let bytes: Buffer;
   try {
@@ -47,29 +46,18 @@ async function inspect(source: ImageSource, name: string): Promise<{ hash: strin
     return { issue: { severity: "error", file: name, message: `cannot read: ${(err as Error).message}`, fix: "check that the file exists and is readable" } };
   }
   try {
+    const meta = await sharp(bytes).metadata();
     await sharp(bytes).raw().toBuffer();
+    const { width, height } = meta.autoOrient ?? meta;
+    return { hash: createHash("sha1").update(bytes).digest("hex"), width: width ?? 0, height: height ?? 0 };
   } catch (err) {
     const message = decodeError(source.path, err).message.replace(/^cannot decode image .*?: /, "cannot decode: ").replace(/\. Fix: .*$/, "");
     return { issue: { severity: "error", file: name, message, fix: "replace or remove the file" } };
   }
-  return { hash: createHash("sha1").update(bytes).digest("hex") };
 }
 
 type Outcome = { name: string; label: number; hash: string } | { issue: DataIssue };
 
-/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 function balanceIssues(split: string, counts: Record<string, number>, ratio: number): DataIssue[] {
   const entries = Object.entries(counts);
@@ -111,7 +99,7 @@ export async function checkClassificationDataset(ds: ClassificationDataset, opts
       if (!(Number.isInteger(s.label) && s.label >= 0 && s.label < ds.classes.length)) {
         return { issue: { severity: "error", file: name, message: `label ${s.label} is outside 0..${ds.classes.length - 1}`, fix: "correct the label or the class list" } };
       }
-      const found = await inspect(s.source, name);
+      const found = await inspectImage(s.source, name);
       return "issue" in found ? found : { name, label: s.label, hash: found.hash };
     });
     for (const r of results) {

@@ -26,3 +26,20 @@ export async function listSorted(dir: string): Promise<{ name: string; isDir: bo
     .map((e) => ({ name: e.name, isDir: e.isDirectory() }))
     .sort((a, b) => byName(a.name, b.name));
 }
+
+/** sharp calls at once: enough to keep libuv's pool busy, few enough to bound memory. */
+export const CONCURRENCY = 8;
+
+/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
+export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

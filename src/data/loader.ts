@@ -10,7 +10,8 @@ import { KilnError } from "../errors.js";
 import { Rng } from "../engine/rng.js";
 import { centrePlacement, newPlacement, randomPlacement, Renderer, type AugmentOptions } from "./augment.js";
 import { decodeImage } from "./decode.js";
-import { mixSeed, rngFor, shuffleInPlace } from "./seed.js";
+import { epochOrder, prefetchRing } from "./batches.js";
+import { mixSeed } from "./seed.js";
 import type { RawImage, Sample } from "./types.js";
 
 export interface Batch {
@@ -71,10 +72,7 @@ export class DataLoader {
 
   /** The sample order of an epoch: a seeded permutation (seed, epoch), or 0..n-1 without shuffle. */
   order(epoch: number): Int32Array {
-    const order = new Int32Array(this.samples.length);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    if (this.opts.shuffle) shuffleInPlace(order, rngFor(this.opts.seed, ORDER_STREAM, epoch));
-    return order;
+    return epochOrder(this.samples.length, this.opts.shuffle, this.opts.seed, ORDER_STREAM, epoch);
   }
 
   /**
@@ -86,22 +84,9 @@ export class DataLoader {
     if (this.running) throw new Error("DataLoader.epoch: an epoch is already being iterated; finish or return() it first");
     this.running = true;
     const order = this.order(epoch);
-    const pending: Promise<Batch>[] = [];
-    let next = Math.max(0, start);
-    const launch = (): void => {
-      if (next >= this.length) return;
-      const filling = this.fill(this.ring[next % this.ring.length], order, epoch, next++);
-      filling.catch(() => undefined); // awaited below; this only marks it handled while it waits
-      pending.push(filling);
-    };
     try {
-      for (let i = 0; i < this.ring.length; i++) launch();
-      while (pending.length > 0) {
-        yield await pending.shift()!;
-        launch(); // the slot just handed out is free again
-      }
+      yield* prefetchRing(this.length, start, this.ring.length, (b, slot) => this.fill(this.ring[slot], order, epoch, b));
     } finally {
-      await Promise.allSettled(pending); // never leave a fill writing into a slot the next epoch uses
       this.running = false;
     }
   }

@@ -4,45 +4,11 @@
 // instances and images counted per class. The report has the classification check's shape,
 // so formatDataReport prints it: per split a column of instances ("train") and one of
 // images containing the class ("train images"). Nothing is written.
-import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
-import sharp from "sharp";
-import { imbalanceIssue, type CheckOptions, type DataReport } from "../check.js";
-import { decodeError } from "../decode.js";
-import { SPLIT_NAMES, type DataIssue, type ImageSource, type SplitName } from "../types.js";
+import { imbalanceIssue, inspectImage, plural, sourceName, type CheckOptions, type DataReport } from "../check.js";
+import { SPLIT_NAMES, type DataIssue } from "../types.js";
 import { duplicateObjects, objectProblem } from "./boxes.js";
-import { CONCURRENCY, mapLimited } from "./images.js";
+import { CONCURRENCY, mapLimited } from "../files.js";
 import type { DetectionDataset, DetSample } from "./types.js";
-
-const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
-
-/** A name for an image in messages: its path, or split[index] for pixels made in memory. */
-const sourceName = (source: ImageSource, split: SplitName, index: number): string => (source.kind === "file" ? source.path : `${split}[${index}]`);
-
-/** Content hash and shown size (EXIF rotation applied), or the issue that stops the image from being used. */
-async function inspect(source: ImageSource, name: string): Promise<{ hash: string; width: number; height: number } | { issue: DataIssue }> {
-  if (source.kind === "pixels") {
-    if (source.data.length !== source.width * source.height * source.channels) {
-      return { issue: { severity: "error", file: name, message: `holds ${source.data.length} bytes for ${source.width}×${source.height}×${source.channels}` } };
-    }
-    return { hash: createHash("sha1").update(source.data).digest("hex"), width: source.width, height: source.height };
-  }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(source.path);
-  } catch (err) {
-    return { issue: { severity: "error", file: name, message: `cannot read: ${(err as Error).message}`, fix: "check that the file exists and is readable" } };
-  }
-  try {
-    const meta = await sharp(bytes).metadata();
-    await sharp(bytes).raw().toBuffer();
-    const { width, height } = meta.autoOrient ?? meta;
-    return { hash: createHash("sha1").update(bytes).digest("hex"), width: width ?? 0, height: height ?? 0 };
-  } catch (err) {
-    const message = decodeError(source.path, err).message.replace(/^cannot decode image .*?: /, "cannot decode: ").replace(/\. Fix: .*$/, "");
-    return { issue: { severity: "error", file: name, message, fix: "replace or remove the file" } };
-  }
-}
 
 /** Problems of one sample's annotations: sizes, boxes, class ids, duplicate boxes. */
 function annotationIssues(s: DetSample, name: string, size: { width: number; height: number }, classes: string[]): DataIssue[] {
@@ -91,7 +57,7 @@ export async function checkDetectionDataset(ds: DetectionDataset, opts: CheckOpt
     const images: Record<string, number> = Object.fromEntries(ds.classes.map((c) => [c, 0]));
     const results = await mapLimited(samples, CONCURRENCY, async (s, i) => {
       const name = sourceName(s.source, split, i);
-      const found = await inspect(s.source, name);
+      const found = await inspectImage(s.source, name);
       return { s, name, found };
     });
     for (const { s, name, found } of results) {

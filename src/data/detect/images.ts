@@ -7,22 +7,6 @@ import sharp from "sharp";
 import { KilnError } from "../../errors.js";
 import type { ImageSource } from "../types.js";
 
-/** sharp calls at once: enough to keep libuv's pool busy, few enough to bound memory. */
-export const CONCURRENCY = 8;
-
-/** Runs `work` over `items` with at most `limit` in flight; results in input order. */
-export async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await work(items[i], i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** Width and height as the image is shown, EXIF rotation applied: the frame boxes are normalised by. */
 export async function imageSize(source: ImageSource): Promise<{ width: number; height: number }> {

@@ -8,7 +8,8 @@
 // the pixel work (resize of pixel sources, mosaic, warp, HSV) runs on the main thread.
 import { KilnError } from "../../errors.js";
 import { Rng } from "../../engine/rng.js";
-import { mixSeed, rngFor, shuffleInPlace } from "../seed.js";
+import { epochOrder, prefetchRing } from "../batches.js";
+import { mixSeed, rngFor } from "../seed.js";
 import { augmentDetection, DetScratch, mosaicPartners, type DetAugmentOptions } from "./augment.js";
 import { centredPad, letterbox, loadSized, placeObjects, type Box, type SizedImage } from "./letterbox.js";
 import type { DetBatch, DetObject, DetSample } from "./types.js";
@@ -140,10 +141,7 @@ export class DetectionLoader {
 
   /** The sample order of an epoch: a seeded permutation (seed, epoch), or 0..n-1 without shuffle. */
   order(epoch: number): Int32Array {
-    const order = new Int32Array(this.samples.length);
-    for (let i = 0; i < order.length; i++) order[i] = i;
-    if (this.opts.shuffle) shuffleInPlace(order, rngFor(this.opts.seed, ORDER_STREAM, epoch));
-    return order;
+    return epochOrder(this.samples.length, this.opts.shuffle, this.opts.seed, ORDER_STREAM, epoch);
   }
 
   /**
@@ -156,22 +154,9 @@ export class DetectionLoader {
     this.running = true;
     const order = this.order(epoch);
     const mosaic = this.mosaicOn && this.opts.augment ? this.opts.augment.mosaic : 0;
-    const pending: Promise<DetLoaderBatch>[] = [];
-    let next = Math.max(0, start);
-    const launch = (): void => {
-      if (next >= this.length) return;
-      const filling = this.fill(this.ring[next % this.ring.length], order, epoch, next++, mosaic);
-      filling.catch(() => undefined); // awaited below; this only marks it handled while it waits
-      pending.push(filling);
-    };
     try {
-      for (let i = 0; i < this.ring.length; i++) launch();
-      while (pending.length > 0) {
-        yield await pending.shift()!;
-        launch(); // the slot just handed out is free again
-      }
+      yield* prefetchRing(this.length, start, this.ring.length, (b, slot) => this.fill(this.ring[slot], order, epoch, b, mosaic));
     } finally {
-      await Promise.allSettled(pending); // never leave a fill writing into a slot the next epoch uses
       this.running = false;
     }
   }

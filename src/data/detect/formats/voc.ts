@@ -10,7 +10,8 @@ import { KilnError } from "../../../errors.js";
 import { byName, exists, isDirectory, listSorted } from "../../files.js";
 import type { DataIssue, SplitName } from "../../types.js";
 import { objectProblem } from "../boxes.js";
-import { CONCURRENCY, imageSize, mapLimited } from "../images.js";
+import { CONCURRENCY, mapLimited } from "../../files.js";
+import { imageSize } from "../images.js";
 import type { DetectionDataset, DetObject, DetSample } from "../types.js";
 import { lineOfElement, readParser, xmlError } from "./xml.js";
 

@@ -1,7 +1,8 @@
 // What every writer needs: a unique output name per image (two images may not share a
 // label file), the image's pixel size, and the image itself in place.
 import path from "node:path";
-import { CONCURRENCY, imageSize, mapLimited, placeImage } from "../images.js";
+import { CONCURRENCY, mapLimited } from "../../files.js";
+import { imageSize, placeImage } from "../images.js";
 import type { DetSample } from "../types.js";
 
 export interface Placed {
