@@ -4,7 +4,7 @@
 // renamed over the target; the folder is fsynced so the rename itself survives
 // a power cut.
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { open, rename, unlink } from "node:fs/promises";
+import { copyFile, open, rename, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -72,6 +72,25 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw err;
   }
   await fsyncDir(dirname(path));
+}
+
+/** Copies `src` to `dest` atomically: the copy appears whole or not at all (a big file need not pass through memory). */
+export async function copyFileAtomic(src: string, dest: string): Promise<void> {
+  const temp = tempPathFor(dest);
+  try {
+    await copyFile(src, temp);
+    const handle = await open(temp, "r+");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, dest);
+  } catch (err) {
+    await unlink(temp).catch(() => undefined);
+    throw err;
+  }
+  await fsyncDir(dirname(dest));
 }
 
 /**

@@ -7,11 +7,11 @@
 // half-written metric line (a metric file is rewritten whole, not appended to).
 import { randomBytes, randomUUID } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { copyFile, mkdir, open, rename, unlink } from "node:fs/promises";
-import { basename, dirname, join, resolve } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parse, stringify } from "yaml";
-import { writeFileAtomicSync } from "../../io/atomic.js";
+import { copyFileAtomic, writeFileAtomicSync } from "../../io/atomic.js";
 import { pythonFloat, STATUS_CODE, statusFromCode, type MlflowStatus } from "./names.js";
 import type { Batch, MetricPoint, MlflowStore, NewRun, RunRef, RunSnapshot } from "./store.js";
 
@@ -61,24 +61,6 @@ function experimentIdCandidate(): string {
   const digits = [...randomBytes(18)].map((b) => String(b % 10));
   if (digits[0] === "0") digits[0] = String(1 + (randomBytes(1)[0] % 9));
   return digits.join("");
-}
-
-/** Copies a file so the destination appears whole or not at all. */
-async function copyFileAtomic(src: string, dest: string): Promise<void> {
-  const temp = join(dirname(dest), `.${basename(dest)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  try {
-    await copyFile(src, temp);
-    const handle = await open(temp, "r+");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, dest);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
 }
 
 export class FileStore implements MlflowStore {
