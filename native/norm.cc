@@ -80,15 +80,34 @@ void requireChannels(const Span& s, int64_t c, const char* kernel, const char* n
   if (s.data) requireLength(s.length, c, kernel, name);
 }
 
-// batchNormTrain(n, c, hw, x, weight, bias, eps, momentum, runningMean, runningVar, y, saveMean, saveInvStd)
+// An activation fused after the normalisation (an Act code, -1 for none):
+// applied to each plane while it is still in cache, instead of another pass
+// over the whole tensor from memory, with the same vector kernels the
+// separate ops use, so the numbers are the same bit for bit.
+constexpr int kNoAct = -1;
+
+int actArg(const Args& a, size_t i) {
+  int64_t act = a.integer(i);
+  require(act == kNoAct || act == 0 || act == 1 || act == 2 || act == 3 || act == 6,
+          "batch norm: act must be -1 (none), 0 relu, 1 relu6, 2 leaky relu, 3 silu or 6 hardswish");
+  return static_cast<int>(act);
+}
+
+// batchNormTrain(n, c, hw, x, weight, bias, eps, momentum, runningMean, runningVar, y, saveMean, saveInvStd,
+//                act, alpha, z): y = act(z), z = the normalised x; z (may be null) keeps z for the backward of
+//                activations whose gradient needs their input (silu, hardswish).
 void batchNormTrain(const Args& a) {
   const char* k = "batchNormTrain";
   Geometry g = geometryArgs(a, k);
   Span x = a.f32(3), w = a.f32OrNull(4), b = a.f32OrNull(5);
   double eps = a.number(6), momentum = a.number(7);
   Span rm = a.f32OrNull(8), rv = a.f32OrNull(9), y = a.f32(10), sm = a.f32(11), si = a.f32(12);
+  const int act = actArg(a, 13);
+  const float alpha = static_cast<float>(a.number(14));
+  Span z = a.f32OrNull(15);
   requireLength(x.length, g.planes() * g.hw, k, "x");
   requireLength(y.length, g.planes() * g.hw, k, "y");
+  if (z.data) requireLength(z.length, g.planes() * g.hw, k, "z");
   requireLength(sm.length, g.c, k, "saveMean");
   requireLength(si.length, g.c, k, "saveInvStd");
   requireChannels(w, g.c, k, "weight");
@@ -138,11 +157,13 @@ void batchNormTrain(const Args& a) {
       [&](int64_t ch, int64_t i) {
         int64_t off = g.planeOffset(ch, i);
         const float scale = scaleShift[ch * 2], shift = scaleShift[ch * 2 + 1];
+        float* normed = (z.data ? z.data : y.data) + off;
         if (g.hw >= kTinyPlane) {
-          v.unary(15, x.data + off, y.data + off, g.hw, scale, shift);
+          v.unary(15, x.data + off, normed, g.hw, scale, shift);
         } else {
-          for (int64_t j = 0; j < g.hw; ++j) y.data[off + j] = x.data[off + j] * scale + shift;
+          for (int64_t j = 0; j < g.hw; ++j) normed[j] = x.data[off + j] * scale + shift;
         }
+        if (act != kNoAct) v.unary(act, normed, y.data + off, g.hw, alpha, 0.0f);
       });
 }
 
@@ -172,15 +193,26 @@ void batchNormInference(const Args& a) {
   });
 }
 
-// batchNormBackward(n, c, hw, x, dy, weight, saveMean, saveInvStd, dx, dweight, dbias)
+// batchNormBackward(n, c, hw, x, dy, weight, saveMean, saveInvStd, dx, dweight, dbias, act, alpha, actX):
+// with a fused activation, dy is the gradient of act's output, and actX is the
+// activation's input z (or, for relu, relu6 and leaky relu, its output, which
+// gives the same mask); each plane's dz = dy * act'(z) is formed in dx, summed
+// and turned into dx in place.
 void batchNormBackward(const Args& a) {
   const char* k = "batchNormBackward";
   Geometry g = geometryArgs(a, k);
-  Span x = a.f32(3), dy = a.f32(4), w = a.f32OrNull(5), sm = a.f32(6), si = a.f32(7), dx = a.f32(8);
+  Span x = a.f32(3), dyIn = a.f32(4), w = a.f32OrNull(5), sm = a.f32(6), si = a.f32(7), dx = a.f32(8);
   Span dw = a.f32OrNull(9), db = a.f32OrNull(10);
+  const int act = actArg(a, 11);
+  const float alpha = static_cast<float>(a.number(12));
+  Span actX = a.f32OrNull(13);
   int64_t total = g.planes() * g.hw;
+  require(act == kNoAct || actX.data, "batchNormBackward: a fused activation needs actX");
+  if (act != kNoAct) requireLength(actX.length, total, k, "actX");
+  // The gradient the normalisation sees: dy itself, or dz written into dx.
+  Span dy = act == kNoAct ? dyIn : dx;
   requireLength(x.length, total, k, "x");
-  requireLength(dy.length, total, k, "dy");
+  requireLength(dyIn.length, total, k, "dy");
   requireLength(dx.length, total, k, "dx");
   requireLength(sm.length, g.c, k, "saveMean");
   requireLength(si.length, g.c, k, "saveInvStd");
@@ -197,6 +229,9 @@ void batchNormBackward(const Args& a) {
       [&](int64_t ch, int64_t i, double* s) {
         int64_t off = g.planeOffset(ch, i);
         double mean = sm.data[ch];
+        if (act != kNoAct) {
+          v.unaryBackward(act, actX.data + off, actX.data + off, dyIn.data + off, dx.data + off, g.hw, alpha, 0.0f);
+        }
         if (g.hw >= kTinyPlane) {
           v.bnBackwardSums(x.data + off, dy.data + off, g.hw, mean, &s[0], &s[1]);
         } else {

@@ -71,6 +71,18 @@ test("batchNorm2d in training and eval mode, with and without affine parameters"
   check(t, "batchNorm2d eval, no affine", BN, (x) => E.batchNorm2d(x, em, ev, null, null, { training: false }), [p([2, c, 2, 3])]);
 });
 
+test("batchNorm2d with a fused activation (silu), training and eval", (t) => {
+  const c = 3;
+  const [rm, rv] = [E.uniform([c], -0.5, 0.5, rng), E.uniform([c], 0.5, 2, rng)];
+  // Only the smooth silu: with a kinked activation some finite-difference step puts an output on
+  // the kink (in training every output moves with the batch statistics). The kinked ones equal
+  // batchNorm2d → activation bit for bit, whose parts are checked here (engine-bn-act-fusion).
+  check(t, "batchNorm2d+silu train", BN, (x, w, b) => E.batchNorm2d(x, rm, rv, w, b, { training: true, act: E.Act.silu }),
+    [p([2, c, 3, 4]), p([c], 2, 4), p([c], -2, 2)], { rtol: 2e-2 });
+  check(t, "batchNorm2d+silu eval", BN, (x, w, b) => E.batchNorm2d(x, rm, rv, w, b, { training: false, act: E.Act.silu }),
+    [p([2, c, 2, 3]), p([c], 0.5, 1.5), p([c])], { rtol: 2e-2 });
+});
+
 test("batchNorm2d in training updates the running statistics as PyTorch", () => {
   E.setBackend("reference");
   // one channel, values 1..4: batch mean 2.5, biased var 1.25, unbiased var 5/3

@@ -454,7 +454,7 @@ kernelTest("batchNormTrain", (compare) => {
     compare(describe(b), gen, (k, out) => {
       const y = out.f32(x.length), saveMean = out.f32(b.c), saveInvStd = out.f32(b.c);
       const rm = b.running ? out.copyOf(runningMean) : null, rv = b.running ? out.copyOf(runningVar) : null;
-      k.batchNormTrain(b.n, b.c, b.hw, x, weight, bias, b.eps, b.momentum, rm, rv, y, saveMean, saveInvStd);
+      k.batchNormTrain(b.n, b.c, b.hw, x, weight, bias, b.eps, b.momentum, rm, rv, y, saveMean, saveInvStd, Act.none, 0, null);
       return { y, saveMean, saveInvStd, ...(rm && rv ? { runningMean: rm, runningVar: rv } : {}) };
     }, {
       y: { tol: { atol: yErr, rtol: 1e-6 }, shape: [b.n, b.c, b.hw] },
@@ -488,7 +488,7 @@ kernelTest("batchNormBackward", (compare) => {
     const { x, weight, bias } = bnInputs(gen, b);
     const saveMean = new Float32Array(b.c), saveInvStd = new Float32Array(b.c);
     referenceKernels.batchNormTrain(b.n, b.c, b.hw, x, weight, bias, b.eps, b.momentum, null, null,
-      new Float32Array(x.length), saveMean, saveInvStd);
+      new Float32Array(x.length), saveMean, saveInvStd, Act.none, 0, null);
     const mean = gen.floats(saveMean), invStd = gen.floats(saveInvStd), dy = gen.f32(x.length);
     const m = b.n * b.hw, st = channelStats(b, x), maxW = weight ? maxAbs(weight) : 1, maxDy = maxAbs(dy);
     const maxXhat = st.maxDev * st.maxInvStd;
@@ -497,7 +497,7 @@ kernelTest("batchNormBackward", (compare) => {
     const dxErr = maxW * st.maxInvStd * ((sumDyErr + maxXhat * sumDyXhatErr) / m + 1e-6 * maxDy * (2 + maxXhat ** 2));
     compare(describe(b), gen, (k, out) => {
       const dx = out.f32(x.length), dweight = weight ? out.f32(b.c) : null, dbias = weight ? out.f32(b.c) : null;
-      k.batchNormBackward(b.n, b.c, b.hw, x, dy, weight, mean, invStd, dx, dweight, dbias);
+      k.batchNormBackward(b.n, b.c, b.hw, x, dy, weight, mean, invStd, dx, dweight, dbias, Act.none, 0, null);
       return { dx, ...(dweight && dbias ? { dweight, dbias } : {}) };
     }, {
       dx: { tol: { atol: dxErr, rtol: 1e-6 }, shape: [b.n, b.c, b.hw] },

@@ -18,7 +18,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { nativeKernels, nativeLoadError } from "../src/engine/backend.js";
-import { Binary, Unary, poolGeom, type Kernels, type PoolShape } from "../src/engine/kernels.js";
+import { Act, Binary, Unary, poolGeom, type Kernels, type PoolShape } from "../src/engine/kernels.js";
 
 function loadKernels(): Kernels {
   const k = nativeKernels();
@@ -546,7 +546,7 @@ check("batchNormTrain: batch statistics, running stats (unbiased, momentum), y",
     const rm = randomArray(cs.c, 94), rv = randomArray(cs.c, 95, 0.5, 2);
     const rm0 = rm.slice(), rv0 = rv.slice();
     const y = new Float32Array(total), sm = new Float32Array(cs.c), si = new Float32Array(cs.c);
-    k.batchNormTrain(cs.n, cs.c, cs.hw, x, w, b, 1e-5, 0.1, rm, rv, y, sm, si);
+    k.batchNormTrain(cs.n, cs.c, cs.hw, x, w, b, 1e-5, 0.1, rm, rv, y, sm, si, Act.none, 0, null);
     const { mean, varB } = bnStats(cs, x);
     const m = cs.n * cs.hw;
     const where = `batchNormTrain ${JSON.stringify(cs)}`;
@@ -589,9 +589,9 @@ check("batchNormBackward: dx, dweight, dbias against the closed form", () => {
     const w = cs.affine ? randomArray(cs.c, 102, 0.5, 1.5) : null;
     const dy = randomArray(total, 103);
     const y = new Float32Array(total), sm = new Float32Array(cs.c), si = new Float32Array(cs.c);
-    k.batchNormTrain(cs.n, cs.c, cs.hw, x, w, null, 1e-5, 0.1, null, null, y, sm, si);
+    k.batchNormTrain(cs.n, cs.c, cs.hw, x, w, null, 1e-5, 0.1, null, null, y, sm, si, Act.none, 0, null);
     const dx = new Float32Array(total), dw = new Float32Array(cs.c), db = new Float32Array(cs.c);
-    k.batchNormBackward(cs.n, cs.c, cs.hw, x, dy, w, sm, si, dx, cs.affine ? dw : null, cs.affine ? db : null);
+    k.batchNormBackward(cs.n, cs.c, cs.hw, x, dy, w, sm, si, dx, cs.affine ? dw : null, cs.affine ? db : null, Act.none, 0, null);
     const m = cs.n * cs.hw;
     const sdy = new Float64Array(cs.c), sdyx = new Float64Array(cs.c), mag = new Float64Array(cs.c);
     for (let i = 0; i < total; i++) {
@@ -965,9 +965,9 @@ check("length mismatches are refused with the kernel's and the array's names", (
   const k = loadKernels();
   const f = (n: number): Float32Array => new Float32Array(n);
   assert.throws(() => k.unary(Unary.relu, f(4), f(3), 0, 0), /unary: y has 3 elements, expected 4/);
-  assert.throws(() => k.batchNormTrain(2, 3, 4, f(23), null, null, 1e-5, 0.1, null, null, f(24), f(3), f(3)),
+  assert.throws(() => k.batchNormTrain(2, 3, 4, f(23), null, null, 1e-5, 0.1, null, null, f(24), f(3), f(3), Act.none, 0, null),
     /batchNormTrain: x has 23/);
-  assert.throws(() => k.batchNormBackward(2, 3, 4, f(24), f(24), f(2), f(3), f(3), f(24), null, null),
+  assert.throws(() => k.batchNormBackward(2, 3, 4, f(24), f(24), f(2), f(3), f(3), f(24), null, null, Act.none, 0, null),
     /weight has 2/);
   assert.throws(() => k.softmax(2, 3, 4, f(24), f(23), false), /softmax: y has 23/);
   assert.throws(() => k.bceWithLogits(f(3), f(4), f(3)), /t has 4/);
@@ -984,9 +984,9 @@ function digest(k: Kernels): string {
     const x = randomArray(n! * c! * hw!, 301, 0.5, 3), dy = randomArray(x.length, 302);
     const y = new Float32Array(x.length), sm = new Float32Array(c!), si = new Float32Array(c!);
     const rm = new Float32Array(c!), rv = new Float32Array(c!).fill(1);
-    k.batchNormTrain(n!, c!, hw!, x, null, null, 1e-5, 0.1, rm, rv, y, sm, si);
+    k.batchNormTrain(n!, c!, hw!, x, null, null, 1e-5, 0.1, rm, rv, y, sm, si, Act.none, 0, null);
     const dx = new Float32Array(x.length), dw = new Float32Array(c!), db = new Float32Array(c!);
-    k.batchNormBackward(n!, c!, hw!, x, dy, null, sm, si, dx, dw, db);
+    k.batchNormBackward(n!, c!, hw!, x, dy, null, sm, si, dx, dw, db, Act.none, 0, null);
     add(y, sm, si, rm, rv, dx, dw, db);
   }
   for (const [xs, os] of sumToCases) {

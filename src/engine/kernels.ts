@@ -133,16 +133,24 @@ export interface Kernels {
    * Training-mode batch norm over (N, H*W) per channel: saves the batch mean and
    * 1/sqrt(biased var + eps); y = (x - mean) * invStd * weight + bias. When
    * running stats are given: running = (1 - momentum) * running + momentum * batch,
-   * with the unbiased variance for runningVar (PyTorch's rule).
+   * with the unbiased variance for runningVar (PyTorch's rule). With an `act`
+   * (an `Act` code; alpha: leakyRelu's slope) y = act(normalised x), applied
+   * plane by plane while in cache; `z` (may be null) then receives the
+   * normalised x itself, which silu's and hardswish's gradients need.
    */
   batchNormTrain(n: number, c: number, hw: number, x: F32, weight: F32 | null, bias: F32 | null, eps: number,
-    momentum: number, runningMean: F32 | null, runningVar: F32 | null, y: F32, saveMean: F32, saveInvStd: F32): void;
+    momentum: number, runningMean: F32 | null, runningVar: F32 | null, y: F32, saveMean: F32, saveInvStd: F32,
+    act: ActOp, alpha: number, z: F32 | null): void;
   /** Eval-mode batch norm with running statistics. */
   batchNormInference(n: number, c: number, hw: number, x: F32, weight: F32 | null, bias: F32 | null,
     runningMean: F32, runningVar: F32, eps: number, y: F32): void;
-  /** Gradients of training-mode batch norm; dweight/dbias written when given. */
+  /**
+   * Gradients of training-mode batch norm; dweight/dbias written when given.
+   * With a fused `act`, dy is the gradient of the activation's output and
+   * actX its input z (for relu, relu6 and leakyRelu its output serves: same mask).
+   */
   batchNormBackward(n: number, c: number, hw: number, x: F32, dy: F32, weight: F32 | null, saveMean: F32,
-    saveInvStd: F32, dx: F32, dweight: F32 | null, dbias: F32 | null): void;
+    saveInvStd: F32, dx: F32, dweight: F32 | null, dbias: F32 | null, act: ActOp, alpha: number, actX: F32 | null): void;
 
   // ---- pooling and resampling -------------------------------------------------
   /** Max pooling; indices get the argmax's flat index within its (n, c) input plane (as PyTorch). Padding is -inf. */

@@ -3,7 +3,7 @@
 // (conv1 bn1 layer1.0.conv1 … fc, downsample.0/.1) so its weights load by name.
 import { add, flatten, type Rng, type Tensor } from "../engine/index.js";
 import {
-  AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, fuseConvBnAct, Identity, Linear, MaxPool2d, Module, ReLU, Sequential, type Layer,
+  AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, fuseConvBnAct, Identity, Linear, MaxPool2d, Module, normAct, ReLU, Sequential, type Layer,
 } from "../nn/index.js";
 import { checkNc, rngOf, torchvisionInit, type ModelOptions } from "./common.js";
 
@@ -39,7 +39,7 @@ abstract class ResidualBlock extends Module {
 
   /** Runs conv → bn → relu, or the fused conv alone once `fuse()` has folded them. */
   protected convBnRelu(conv: Conv2d, bn: Layer, x: Tensor): Tensor {
-    return this.fused ? conv.forward(x) : this.relu.forward(bn.forward(conv.forward(x)));
+    return this.fused ? conv.forward(x) : normAct(bn, this.relu, conv.forward(x));
   }
 
   /** Folds bn into conv (with relu when given) and swaps the registered bn for Identity. */
@@ -152,7 +152,7 @@ export class ResNet extends Module {
 
   forward(x: Tensor): Tensor {
     let y = this.conv1.forward(x);
-    if (!this.fused) y = this.relu.forward(this.bn1.forward(y));
+    if (!this.fused) y = normAct(this.bn1, this.relu, y);
     y = this.maxpool.forward(y);
     for (const layer of this.layers) y = layer.forward(y);
     return this.fc.forward(this.dropout.forward(flatten(this.avgpool.forward(y), 1)));

@@ -2,7 +2,7 @@
 // names (conv/bn, cv1/cv2/m.i, cv2.i.j/cv3.i.j/dfl.conv) so its checkpoints
 // map by name. Written from the published architecture (ultralytics/nn/modules).
 import { add, cat, chunk, conv2d, maxPool2d, reshape, softmax, transpose, type Rng, type Tensor } from "../../engine/index.js";
-import { BatchNorm2d, Conv2d, fuseConvBnAct, Identity, Module, ModuleList, Sequential, SiLU, type Layer } from "../../nn/index.js";
+import { BatchNorm2d, Conv2d, fuseConvBnAct, Identity, Module, ModuleList, normAct, Sequential, SiLU, type Layer } from "../../nn/index.js";
 
 /** Ultralytics sets every BatchNorm to eps 1e-3 and momentum 0.03 (initialize_weights). */
 const BN = { eps: 1e-3, momentum: 0.03 } as const;
@@ -21,7 +21,7 @@ export class Conv extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.act.forward(this.bn.forward(this.conv.forward(x)));
+    return normAct(this.bn, this.act, this.conv.forward(x));
   }
 
   protected override fuseChildren(): void {

@@ -3,6 +3,8 @@
 import type { Tensor } from "../../engine/index.js";
 import { Module, type AnyModule } from "../module.js";
 import { fuseSequence } from "../fuse.js";
+import { FusibleActivation } from "./activation.js";
+import { BatchNorm2d } from "./norm.js";
 
 /** A module from tensor to tensor. */
 export type Layer = Module<[Tensor], Tensor>;
@@ -25,7 +27,16 @@ export class Sequential extends Module {
 
   forward(x: Tensor): Tensor {
     let y = x;
-    for (const m of this.layers) y = m.forward(y);
+    for (let i = 0; i < this.layers.length; i++) {
+      const m = this.layers[i], next = this.layers[i + 1];
+      // A BatchNorm2d followed by a fusible activation runs as one call (see BatchNorm2d.forwardAct).
+      if (m instanceof BatchNorm2d && next instanceof FusibleActivation) {
+        y = m.forwardAct(y, next);
+        i++;
+      } else {
+        y = m.forward(y);
+      }
+    }
     return y;
   }
 

@@ -3,6 +3,7 @@
 // num_batches_tracked counting training batches.
 import { batchNorm2d, full, type Tensor } from "../../engine/index.js";
 import { Module } from "../module.js";
+import { FusibleActivation } from "./activation.js";
 
 export interface BatchNorm2dOptions {
   /** Default 1e-5 (Ultralytics uses 1e-3). */
@@ -38,9 +39,24 @@ export class BatchNorm2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    return this.forwardAct(x, null);
+  }
+
+  /** act(bn(x)) with the activation inside the batch-norm kernels (same numbers, fewer passes). */
+  forwardAct(x: Tensor, act: FusibleActivation | null): Tensor {
     if (this.training) this.numBatchesTracked.data[0] += 1;
     return batchNorm2d(x, this.runningMean, this.runningVar, this.weight, this.bias, {
-      training: this.training, momentum: this.momentum, eps: this.eps,
+      training: this.training, momentum: this.momentum, eps: this.eps, ...(act ? { act: act.act, alpha: act.alpha } : {}),
     });
   }
+}
+
+/**
+ * act(bn(x)) for two layers that may have been swapped for Identity by
+ * `fuse()`: one fused call when they are still a BatchNorm2d and a fusible
+ * activation, else each layer in turn.
+ */
+export function normAct(bn: Module<[Tensor], Tensor>, act: Module<[Tensor], Tensor>, x: Tensor): Tensor {
+  if (bn instanceof BatchNorm2d && act instanceof FusibleActivation) return bn.forwardAct(x, act);
+  return act.forward(bn.forward(x));
 }
