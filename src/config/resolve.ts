@@ -9,6 +9,7 @@ import { closestKey } from "./closest.js";
 import { describeAllowed, optionTypes } from "./describe.js";
 import { TRAIN_KEYS, trainConfigSchema, type TrainConfig } from "./schema.js";
 import { DETECTOR_NAMES, type DetectorName } from "../models/index.js";
+import { isWeightsPath, weightsFileTask } from "../models/weights.js";
 
 export type RawOptions = Record<string, unknown>;
 
@@ -16,7 +17,10 @@ export type RawOptions = Record<string, unknown>;
 export const DETECT_DEFAULTS: RawOptions = { model: "yolov8n", imgsz: 256, project: "runs/detect", batch: 16, scale: 0.5 };
 
 function checkTaskModel(c: TrainConfig): TrainConfig {
-  const detector = DETECTOR_NAMES.includes(c.model as DetectorName);
+  // Weights to fine-tune from say their own task (null when unreadable: the setup reports why).
+  const weightsTask = isWeightsPath(c.model) ? weightsFileTask(c.model) : null;
+  if (isWeightsPath(c.model) && weightsTask === null) return c;
+  const detector = DETECTOR_NAMES.includes(c.model as DetectorName) || weightsTask === "detect";
   if (c.task === "detect" && !detector) {
     throw new KilnError(`model=${c.model} is an image classifier; task=detect trains a detector. Fix: model=yolov8n (or yolov8s, yolov8m), or task=classify.`);
   }
@@ -32,6 +36,7 @@ function checkTaskModel(c: TrainConfig): TrainConfig {
 /** A detector model implies task=detect; task=detect fills what the user did not set with the detection defaults. */
 function applyTaskDefaults(merged: RawOptions): void {
   if (merged.task === undefined && typeof merged.model === "string" && DETECTOR_NAMES.includes(merged.model as DetectorName)) merged.task = "detect";
+  if (merged.task === undefined && typeof merged.model === "string" && isWeightsPath(merged.model) && weightsFileTask(merged.model) === "detect") merged.task = "detect";
   if (merged.task !== "detect") return;
   for (const [k, v] of Object.entries(DETECT_DEFAULTS)) if (merged[k] === undefined) merged[k] = v;
 }

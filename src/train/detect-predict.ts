@@ -9,10 +9,10 @@ import { noGrad, tensor, tidy } from "../engine/index.js";
 import { DetectionLoader } from "../data/detect/loader.js";
 import type { DetSample } from "../data/detect/types.js";
 import { writeFileAtomic, writeFileAtomicSync } from "../io/atomic.js";
-import { decodeDetections } from "../models/yolo/decode.js";
+import { decodeDetections, type DecodedImage } from "../models/yolo/decode.js";
 import { nms, scaleBoxes } from "../models/yolo/nms.js";
 import { escapeXml, FONT_FAMILY, PALETTE } from "../plots/index.js";
-import { detectorFromCheckpoint, type Checkpoint } from "./checkpoint.js";
+import { detectorFromCheckpoint, type Checkpoint, type ModelMeta } from "./checkpoint.js";
 import { createRunDir } from "./run-dir.js";
 
 export interface Detection { label: string; cls: number; score: number; box: [number, number, number, number] }
@@ -29,16 +29,48 @@ export interface DetectPredictOptions {
   project?: string;
 }
 
+/** A letterboxed batch [N, 3, S, S] to each image's decoded rows (boxes xyxy in input pixels, class probabilities). */
+export type DecodeBatch = (images: Float32Array, size: number, imgsz: number) => Promise<DecodedImage[]>;
+
 export async function predictDetections(ckpt: Checkpoint, o: DetectPredictOptions): Promise<{ images: ImageDetections[]; savedTo: string | null }> {
   const model = detectorFromCheckpoint(ckpt, o.model);
-  const { classes, imgsz } = ckpt.model;
+  const nc = ckpt.model.classes.length;
+  const decode: DecodeBatch = async (images, size, imgsz) => noGrad(() => tidy(() =>
+    decodeDetections(model.forward(tensor(images, [size, 3, imgsz, imgsz])), model.detect.strides, nc, imgsz)));
+  return predictDetectionsWith(ckpt.model, decode, o);
+}
+
+/**
+ * The rows of an exported detector's output0 [N, 4 + nc, A] (centre x, y, width, height, then class
+ * probabilities), as decodeDetections gives them: [A, 4 + nc] with corners.
+ */
+export function onnxDetectionRows(forward: (images: Float32Array, shape: readonly number[]) => Promise<Float32Array>, nc: number): DecodeBatch {
+  return async (images, size, imgsz) => {
+    const out = await forward(images, [size, 3, imgsz, imgsz]);
+    const width = 4 + nc, anchors = out.length / size / width;
+    const result: DecodedImage[] = [];
+    for (let b = 0; b < size; b++) {
+      const base = b * width * anchors;
+      const rows = new Float32Array(anchors * width);
+      for (let a = 0; a < anchors; a++) {
+        const [cx, cy, w, h] = [0, 1, 2, 3].map((c) => out[base + c * anchors + a]);
+        rows.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], a * width);
+        for (let c = 0; c < nc; c++) rows[a * width + 4 + c] = out[base + (4 + c) * anchors + a];
+      }
+      result.push(Object.assign(rows, { nc, anchors }));
+    }
+    return result;
+  };
+}
+
+export async function predictDetectionsWith(meta: ModelMeta, decode: DecodeBatch, o: DetectPredictOptions): Promise<{ images: ImageDetections[]; savedTo: string | null }> {
+  const { classes, imgsz } = meta;
   const samples: DetSample[] = o.files.map((path) => ({ source: { kind: "file", path }, width: 0, height: 0, objects: [], name: basename(path) }));
   const loader = new DetectionLoader(samples, { batch: o.batch ?? 8, imgsz, shuffle: false, seed: 0, dropLast: false, augment: null });
   const images: ImageDetections[] = [];
   for await (const b of loader.epoch(0)) {
-    noGrad(() => tidy(() => {
-      const maps = model.forward(tensor(b.images, [b.size, 3, imgsz, imgsz]));
-      const decoded = decodeDetections(maps, model.detect.strides, classes.length, imgsz);
+    const decoded = await decode(b.images, b.size, imgsz);
+    {
       for (let i = 0; i < b.size; i++) {
         const s = b.shapes[i];
         const kept = scaleBoxes(nms(decoded[i], { conf: o.conf ?? 0.25, iou: o.iou ?? 0.7, maxDet: o.maxDet ?? 300 }), s, s.width, s.height);
@@ -47,7 +79,7 @@ export async function predictDetections(ckpt: Checkpoint, o: DetectPredictOption
           detections: kept.map((d) => ({ label: classes[d.cls], cls: d.cls, score: d.score, box: d.box })),
         });
       }
-    }));
+    }
   }
   let savedTo: string | null = null;
   if (o.save) {

@@ -12,6 +12,7 @@ import { Callback } from "./callbacks.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { DetectTask } from "./detect-task.js";
 import type { RunLog } from "./log.js";
+import { fineTuneSource, prepareFineTune } from "../models/weights.js";
 import { acceptCheckedData, type TaskSetup } from "./setup.js";
 import type { Trainer } from "./trainer.js";
 
@@ -50,19 +51,22 @@ export async function setupDetect(config: TrainConfig, resumeFrom: Checkpoint | 
     augment: { mosaic: config.mosaic, translate: config.translate, scale: config.scale, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
   });
   const val = new DetectionLoader(valSamples, { ...base, shuffle: false, dropLast: false, augment: null });
-  const makeModel = (rng?: Rng): YOLOv8 => createModel(config.model as DetectorName, { nc, rng }) as YOLOv8;
+  const source = fineTuneSource(config.model, "detect");
+  const makeModel = (rng?: Rng): YOLOv8 => createModel(source.architecture as DetectorName, { nc, rng }) as YOLOv8;
+  const model = makeModel();
+  for (const line of prepareFineTune(model, source, config.model, config.freeze, resumeFrom !== null)) log.line(line);
   const objects = trainSamples.reduce((a, s) => a + s.objects.length, 0);
   return {
     task: new DetectTask({
       classes: ds.classes, imgsz: config.imgsz, gains: { box: config.box, cls: config.cls, dfl: config.dfl },
       nms: { conf: config.conf, iou: config.iou, maxDet: config.max_det }, val,
     }),
-    model: makeModel(),
+    model,
     makeModel,
     train,
     valBatches: val.length,
     classes: ds.classes,
-    modelMeta: { task: "detect", architecture: config.model, classes: ds.classes, imgsz: config.imgsz, channels: 3, normalize: { mean: [0, 0, 0], std: [1, 1, 1] } },
+    modelMeta: { task: "detect", architecture: source.architecture, classes: ds.classes, imgsz: config.imgsz, channels: 3, normalize: { mean: [0, 0, 0], std: [1, 1, 1] } },
     dataLine: `${ds.name} (${ds.format}): train ${trainSamples.length}, val ${valSamples.length}${ds.splits.test ? `, test ${ds.splits.test.length}` : ""} images, ` +
       `${objects} training objects; ${nc} classes`,
     callbacks: [new CloseMosaic(config.close_mosaic, train)],

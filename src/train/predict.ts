@@ -7,9 +7,12 @@ import { KilnError } from "../errors.js";
 import { DataLoader } from "../data/loader.js";
 import type { Sample } from "../data/types.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
-import { loadCheckpoint, modelFromCheckpoint } from "./checkpoint.js";
+import { modelFromCheckpoint } from "./checkpoint.js";
+import { loadAnyCheckpoint } from "../models/weights-checkpoint.js";
 import { createRunDir } from "./run-dir.js";
-import { predictDetections, type ImageDetections } from "./detect-predict.js";
+import { onnxDetectionRows, predictDetections, predictDetectionsWith, type ImageDetections } from "./detect-predict.js";
+import { openOnnx, type OnnxSession } from "../io/onnx/runtime.js";
+import type { ModelMeta } from "./checkpoint.js";
 
 export interface PredictOptions {
   model: string;
@@ -51,21 +54,65 @@ function imageFiles(source: string): string[] {
   return files;
 }
 
+/** A batch of images [N, C, H, W] to the model's output (logits, or a detector's raw maps / ONNX output). */
+export type BatchForward = (images: Float32Array, shape: readonly number[]) => Promise<Float32Array>;
+
+/** The model metadata kiln wrote into an exported ONNX file. */
+function onnxModelMeta(session: OnnxSession, path: string): ModelMeta {
+  const text = session.metadata.kiln_model;
+  if (!text) throw new KilnError(`${path} has no kiln metadata (metadata_props "kiln_model"): kiln predicts with ONNX files written by kiln export.`);
+  return JSON.parse(text) as ModelMeta;
+}
+
+/** Runs an ONNX model one image at a time (it may have a fixed batch of 1). */
+function onnxForward(session: OnnxSession): BatchForward {
+  return async (images, shape) => {
+    const per = shape.slice(1).reduce((a, b) => a * b, 1);
+    const parts: Float32Array[] = [];
+    for (let i = 0; i < shape[0]; i++) parts.push((await session.run(images.slice(i * per, (i + 1) * per), [1, ...shape.slice(1)]))[0].data);
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      out.set(p, at);
+      at += p.length;
+    }
+    return out;
+  };
+}
+
 export async function predictImages(options: PredictOptions): Promise<PredictResult> {
-  const ckpt = loadCheckpoint(options.model);
-  const files = imageFiles(options.source);
-  if (ckpt.model.task === "detect") {
-    const r = await predictDetections(ckpt, { ...options, files });
-    return { predictions: [], detections: r.images, savedTo: r.savedTo };
+  // The model first: a bad --model is the error to report, whatever the source.
+  let files: string[];
+  let meta: ModelMeta;
+  let forward: BatchForward;
+  if (options.model.toLowerCase().endsWith(".onnx")) {
+    const session = await openOnnx(options.model);
+    meta = onnxModelMeta(session, options.model);
+    forward = onnxForward(session);
+    files = imageFiles(options.source);
+    if (meta.task === "detect") {
+      const r = await predictDetectionsWith(meta, onnxDetectionRows(forward, meta.classes.length), { ...options, files });
+      return { predictions: [], detections: r.images, savedTo: r.savedTo };
+    }
+  } else {
+    const ckpt = loadAnyCheckpoint(options.model);
+    files = imageFiles(options.source);
+    if (ckpt.model.task === "detect") {
+      const r = await predictDetections(ckpt, { ...options, files });
+      return { predictions: [], detections: r.images, savedTo: r.savedTo };
+    }
+    const model = modelFromCheckpoint(ckpt, options.model);
+    meta = ckpt.model;
+    forward = async (images, shape) => noGrad(() => tidy(() => model.forward(tensor(images, shape)).toArray()));
   }
-  const model = modelFromCheckpoint(ckpt, options.model);
-  const { classes, imgsz, channels, normalize } = ckpt.model;
+  const { classes, imgsz, channels, normalize } = meta;
   const k = Math.min(options.topk ?? 5, classes.length);
   const samples: Sample[] = files.map((path) => ({ source: { kind: "file", path }, label: 0 }));
   const loader = new DataLoader(samples, { batch: options.batch ?? 32, imgsz, channels, shuffle: false, seed: 0, dropLast: false, augment: null, normalize, cache: false, prefetch: 2 });
   const predictions: Prediction[] = [];
   for await (const b of loader.epoch(0)) {
-    const probs = noGrad(() => tidy(() => softmax(model.forward(tensor(b.images, [b.size, channels, imgsz, imgsz])), 1).toArray()));
+    const logits = await forward(b.images, [b.size, channels, imgsz, imgsz]);
+    const probs = noGrad(() => tidy(() => softmax(tensor(logits, [b.size, classes.length]), 1).toArray()));
     for (let i = 0; i < b.size; i++) {
       const row = Array.from(probs.subarray(i * classes.length, (i + 1) * classes.length), (p, index) => ({ index, p }));
       row.sort((x, y) => y.p - x.p || x.index - y.index);

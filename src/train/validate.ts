@@ -4,7 +4,8 @@ import { KilnError } from "../errors.js";
 import { loadClassificationDataset } from "../data/load.js";
 import { DataLoader } from "../data/loader.js";
 import type { SplitName } from "../data/types.js";
-import { loadCheckpoint, modelFromCheckpoint } from "./checkpoint.js";
+import { modelFromCheckpoint } from "./checkpoint.js";
+import { loadAnyCheckpoint } from "../models/weights-checkpoint.js";
 import type { ClassificationMetrics } from "./metrics.js";
 import { evaluateClassifier } from "./classify-task.js";
 import { validateDetector, type DetectValResult } from "./detect-validate.js";
@@ -26,7 +27,7 @@ export interface ValResult extends ClassificationMetrics {
 }
 
 export async function validateCheckpoint(options: ValOptions): Promise<ValResult | DetectValResult> {
-  const ckpt = loadCheckpoint(options.model);
+  const ckpt = loadAnyCheckpoint(options.model);
   if (ckpt.model.task === "detect") return validateDetector(ckpt, options);
   const config = ckpt.training.config as { data?: string; seed?: number; val_ratio?: number; batch?: number };
   const data = options.data ?? config.data ?? "synthetic";

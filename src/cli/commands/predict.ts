@@ -8,7 +8,8 @@ export const PREDICT_HELP = `kiln predict — label images (classifier) or find 
 
 Usage: kiln predict --model WEIGHTS --source FILE|DIR [--topk K] [--conf C] [--iou I] [--max_det N] [--save] [--json]
 
-  --model    a kiln checkpoint (default: the latest run's best weights, from kiln.state.yaml)
+  --model    a kiln checkpoint, PyTorch .pt/.pth (torchvision, Ultralytics) or .safetensors weights, or an .onnx file from kiln export (run by onnxruntime-node)
+             (default: the latest run's best weights, from kiln.state.yaml)
   --source   an image file or a folder of images
   --topk     classifier: how many labels to show per image (default 5)
   --conf     detector: lowest confidence kept (default 0.25)

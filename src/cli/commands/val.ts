@@ -9,7 +9,8 @@ export const VAL_HELP = `kiln val — evaluate a trained model on a dataset spli
 
 Usage: kiln val --model WEIGHTS [--data PATH] [--split val|test] [--batch N] [--json]
 
-  --model   a kiln checkpoint (default: the latest run's best weights, from kiln.state.yaml)
+  --model   a kiln checkpoint, PyTorch .pt/.pth (torchvision, Ultralytics) or .safetensors weights
+             (default: the latest run's best weights, from kiln.state.yaml)
   --data    the dataset (default: the one the model was trained on; its val split is the same held-out one)
   --split   val (default) or test
   --batch   images per batch (default: the training batch)
