@@ -55,7 +55,7 @@ export function formatStart(iso: string | null): string {
   return `${t.getFullYear()}-${p(t.getMonth() + 1)}-${p(t.getDate())} ${p(t.getHours())}:${p(t.getMinutes())}`;
 }
 
-const STATUS_COLOR: Record<string, Color> = { running: "green", died: "red", failed: "red", interrupted: "yellow", unreadable: "red" };
+const STATUS_COLOR: Record<string, Color> = { queued: "dim", running: "green", died: "red", failed: "red", interrupted: "yellow", unreadable: "red" };
 
 function shorten(text: string | null, max = 32): string {
   if (text === null) return "-";
@@ -76,11 +76,24 @@ function row(r: RunSummary): Cell[] {
   ];
 }
 
+/** "12 running": a SLURM run's job and the scheduler's state of it ("left the queue" once SLURM forgot it). */
+export function schedulerCell(r: RunSummary): string {
+  if (!r.scheduler) return r.detached ? "detached" : "-";
+  const state = r.scheduler.state;
+  return `slurm ${r.scheduler.jobId} ${state === null ? "?" : state === "gone" ? "left the queue" : state}`;
+}
+
 export function formatRunList(runs: RunSummary[], color = false): string {
+  // The scheduler column appears when a run went to SLURM or to the background.
+  const launched = runs.some((r) => r.scheduler || r.detached);
   const table = formatTable(
     [{ header: "name" }, { header: "task" }, { header: "model" }, { header: "data" }, { header: "status" },
-      { header: "epochs", align: "right" }, { header: "best" }, { header: "duration", align: "right" }, { header: "start" }],
-    runs.map(row),
+      ...(launched ? [{ header: "scheduler" }] : []),
+      { header: "epochs", align: "right" as const }, { header: "best" }, { header: "duration", align: "right" as const }, { header: "start" }],
+    runs.map((r) => {
+      const cells = row(r);
+      return launched ? [...cells.slice(0, 5), schedulerCell(r), ...cells.slice(5)] : cells;
+    }),
     color,
   );
   const notes = runs.flatMap((r) => r.problems.map((p) => `unreadable: ${p.file}: ${p.message}`));

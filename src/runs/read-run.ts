@@ -22,7 +22,7 @@ export interface RunFiles {
   problems: FileProblem[];
 }
 
-const STATUSES: readonly RunStatus[] = ["running", "finished", "interrupted", "failed"];
+const STATUSES: readonly RunStatus[] = ["running", "finished", "interrupted", "failed", "queued"];
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 function readText(path: string, problems: FileProblem[]): string | null {
@@ -35,7 +35,7 @@ function readText(path: string, problems: FileProblem[]): string | null {
   }
 }
 
-function readObject(path: string, problems: FileProblem[], parse: (text: string) => unknown): Record<string, unknown> | null {
+export function readObject(path: string, problems: FileProblem[], parse: (text: string) => unknown): Record<string, unknown> | null {
   const text = readText(path, problems);
   if (text === null) return null;
   try {
@@ -48,7 +48,7 @@ function readObject(path: string, problems: FileProblem[], parse: (text: string)
   return null;
 }
 
-function readRecord(path: string, problems: FileProblem[]): RunRecord | null {
+export function readRecord(path: string, problems: FileProblem[]): RunRecord | null {
   const value = readObject(path, problems, JSON.parse);
   if (value === null) return null;
   if (!STATUSES.includes(value.status as RunStatus)) {

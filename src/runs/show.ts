@@ -6,11 +6,12 @@ import { metricSpecs, type Task } from "../compare/metric-specs.js";
 import { KilnError } from "../errors.js";
 import { formatDuration } from "../train/log.js";
 import { readNotes, type Note } from "./experiment-log.js";
-import { formatStart } from "./list.js";
+import { formatStart, schedulerCell } from "./list.js";
 import { isPidAlive, type RunRecord } from "./liveness.js";
 import { readRunFiles, type RunFiles } from "./read-run.js";
 import { bestSnapshot, summarizeRun, type RunSummary } from "./summary.js";
 import { formatTable } from "./table.js";
+import { slurmJobOf, slurmLookup, type SchedulerLookup } from "./scheduler.js";
 
 export interface RunDetails {
   summary: RunSummary;
@@ -58,11 +59,11 @@ function artifactsOf(dir: string): RunDetails["artifacts"] {
   return out;
 }
 
-export function runDetails(dir: string, nowMs = Date.now(), pidAlive: (pid: number) => boolean = isPidAlive): RunDetails {
+export function runDetails(dir: string, nowMs = Date.now(), pidAlive: (pid: number) => boolean = isPidAlive, scheduler?: SchedulerLookup): RunDetails {
   const files = readRunFiles(dir);
   requireReadable(files);
   return {
-    summary: summarizeRun(files, nowMs, pidAlive),
+    summary: summarizeRun(files, nowMs, pidAlive, scheduler ? scheduler : slurmJobOf(files.record) ? slurmLookup([files.record]) : undefined),
     config: files.config,
     record: files.record,
     epochs: files.results ?? epochsFromHistory(files.metrics),
@@ -107,6 +108,8 @@ export function formatRunDetails(d: RunDetails, color = false): string {
     `status     ${s.statusLabel}${r?.pid ? `, pid ${r.pid}` : ""}${r?.kiln_version ? `, kiln ${r.kiln_version}` : ""}${r?.message ? ` — ${r.message}` : ""}`,
     `timing     started ${formatStart(s.startedAt)}, ${s.endedAt ? `ended ${formatStart(s.endedAt)}` : `last heartbeat ${formatStart(r?.heartbeat_at ?? null)}`}, duration ${s.durationSeconds === null ? "-" : formatDuration(s.durationSeconds)}`,
     ...(r?.resumed_at?.length ? [`resumed    ${r.resumed_at.map(formatStart).join(", ")}`] : []),
+    ...(r?.slurm ? [`scheduler  ${schedulerCell(s)}; jobs ${r.slurm.job_ids.join(", ")}; script ${r.slurm.script}${r.slurm.requeue ? "; requeue on time limit" : ""}`] : []),
+    ...(r?.detached ? [`detached   pid ${r.pid ?? "?"}, output ${join(s.dir, r.detached.output)}`] : []),
     `epochs     ${s.epochsDone ?? 0}/${s.epochsTotal ?? "?"}`,
     `best       ${d.best?.epoch ? `epoch ${d.best.epoch}: ` : ""}${metricsLine(d.best, s.task)}`,
     `final      ${d.final?.epoch ? `epoch ${d.final.epoch}: ` : ""}${metricsLine(d.final, s.task)}`,

@@ -5,6 +5,7 @@ import { snapshotFromJson, type MetricSnapshot } from "../compare/extract.js";
 import { primaryMetric, type Task } from "../compare/metric-specs.js";
 import { effectiveStatus, isPidAlive, statusLabel, type ListedStatus } from "./liveness.js";
 import type { FileProblem, RunFiles } from "./read-run.js";
+import { slurmJobOf, type SchedulerAnswer, type SchedulerLookup } from "./scheduler.js";
 
 export interface RunSummary {
   name: string;
@@ -22,6 +23,10 @@ export interface RunSummary {
   durationSeconds: number | null;
   startedAt: string | null;
   endedAt: string | null;
+  /** The SLURM job of a run submitted with --slurm, and its state (null: not asked). */
+  scheduler?: { kind: "slurm"; jobId: string; state: SchedulerAnswer | null };
+  /** The background process of a run started with --detach. */
+  detached?: { pid: number | null; output: string };
   problems: FileProblem[];
 }
 
@@ -45,8 +50,8 @@ export function bestSnapshot(files: RunFiles, pick: "best" | "final" = "best"): 
   }
 }
 
-function statusOf(files: RunFiles, nowMs: number, pidAlive: (pid: number) => boolean): ListedStatus {
-  if (files.record) return effectiveStatus(files.record, nowMs, pidAlive);
+function statusOf(files: RunFiles, nowMs: number, pidAlive: (pid: number) => boolean, scheduler: SchedulerAnswer | undefined): ListedStatus {
+  if (files.record) return effectiveStatus(files.record, nowMs, pidAlive, scheduler);
   return files.problems.some((p) => p.file.endsWith("run.json")) ? "unreadable" : "unknown";
 }
 
@@ -64,9 +69,12 @@ function durationOf(files: RunFiles, status: ListedStatus, nowMs: number): numbe
   return trained;
 }
 
-export function summarizeRun(files: RunFiles, nowMs = Date.now(), pidAlive: (pid: number) => boolean = isPidAlive): RunSummary {
+/** `scheduler`: asks SLURM about a run's job (slurmLookup); without it a SLURM run is judged by its heartbeat alone. */
+export function summarizeRun(files: RunFiles, nowMs = Date.now(), pidAlive: (pid: number) => boolean = isPidAlive, scheduler?: SchedulerLookup): RunSummary {
   const task = taskOf(files);
-  const status = statusOf(files, nowMs, pidAlive);
+  const jobId = slurmJobOf(files.record);
+  const jobState = jobId !== null && scheduler ? scheduler(jobId) : undefined;
+  const status = statusOf(files, nowMs, pidAlive, jobState);
   const snapshot = bestSnapshot(files);
   const spec = primaryMetric((task === "detect" ? "detect" : "classify") as Task);
   const value = snapshot?.values[spec.key];
@@ -85,6 +93,9 @@ export function summarizeRun(files: RunFiles, nowMs = Date.now(), pidAlive: (pid
     durationSeconds: durationOf(files, status, nowMs),
     startedAt: files.record?.started_at ?? null,
     endedAt: files.record?.ended_at ?? null,
+    // Present only for runs launched away from the terminal (the JSON of other runs is unchanged).
+    ...(jobId === null ? {} : { scheduler: { kind: "slurm" as const, jobId, state: jobState ?? null } }),
+    ...(files.record?.detached ? { detached: { pid: num(files.record.pid), output: files.record.detached.output } } : {}),
     problems: files.problems,
   };
 }

@@ -7,8 +7,10 @@ import { stringify } from "yaml";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { KilnError } from "../errors.js";
 import { KILN_VERSION } from "./version.js";
+import { carriedLaunchFields, type LaunchFields } from "../cluster/launch-record.js";
 
-export type RunStatus = "running" | "finished" | "interrupted" | "failed";
+/** "queued": written by `kiln train --slurm` before the job starts; the training process then says "running". */
+export type RunStatus = "queued" | "running" | "finished" | "interrupted" | "failed";
 
 /** Picks and creates the run directory: `name`, or train, train2, train3, … (`base` instead of train). */
 export function createRunDir(project: string, name: string | undefined, existOk: boolean, base = "train"): string {
@@ -37,7 +39,7 @@ export function latestRun(...projects: string[]): string | undefined {
   return runs[0]?.d;
 }
 
-interface RunRecord {
+interface RunRecord extends LaunchFields {
   status: RunStatus; pid: number; kiln_version: string; started_at: string; ended_at: string | null;
   heartbeat_at: string; message?: string; resumed_at?: string[];
 }
@@ -53,9 +55,11 @@ export class RunRecordFile {
     const path = join(dir, "run.json");
     const now = new Date().toISOString();
     const previous = resumed && existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as RunRecord) : null;
+    // Written by `kiln train --detach` / `--slurm` before this process started: kept.
+    const launch = carriedLaunchFields(path);
     this.record = previous
-      ? { ...previous, status: "running", pid: process.pid, ended_at: null, heartbeat_at: now, resumed_at: [...(previous.resumed_at ?? []), now] }
-      : { status: "running", pid: process.pid, kiln_version: KILN_VERSION, started_at: now, ended_at: null, heartbeat_at: now };
+      ? { ...previous, ...launch, status: "running", pid: process.pid, ended_at: null, heartbeat_at: now, resumed_at: [...(previous.resumed_at ?? []), now] }
+      : { status: "running", pid: process.pid, kiln_version: KILN_VERSION, started_at: now, ended_at: null, heartbeat_at: now, ...launch };
     delete this.record.message;
     this.write();
     this.timer = setInterval(() => this.write(), HEARTBEAT_MS);

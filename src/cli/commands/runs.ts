@@ -11,6 +11,8 @@ import { readRunFiles } from "../../runs/read-run.js";
 import { formatRunDetails, runDetails } from "../../runs/show.js";
 import { summarizeRun } from "../../runs/summary.js";
 import { useColor } from "../../runs/table.js";
+import { slurmLookup } from "../../runs/scheduler.js";
+import { stopRun } from "../../cluster/stop.js";
 
 export const RUNS_HELP = `kiln runs — list, inspect, compare and annotate training runs
 
@@ -19,6 +21,7 @@ Usage: kiln runs [--logdir DIR] [--status S] [--task T] [--model M] [--sort KEY]
        kiln runs compare RUN_A RUN_B [RUN_C…] [--json]
        kiln runs note RUN "text"
        kiln runs sync RUN [--uri URI]
+       kiln runs stop RUN [--no-wait] [--timeout S]
 
 Lists every run under ${DEFAULT_LOGDIR}/ (${DEFAULT_LOGDIR}/<task>/<name> with a run.json or args.yaml):
 name, task, model, data, status, epochs (done/total), best metric (val acc for
@@ -37,6 +40,9 @@ RUN is a run directory or a run name found under ${DEFAULT_LOGDIR}/*/ (train3).
   show           config, status, timing, per-epoch table, best and final metrics, artifacts, notes
   compare        runs side by side: metrics (best in green on a terminal) and the config keys that differ
   note           appends a note with the time to the run's ${EXPERIMENT_LOG} (with its config, results and weights)
+  stop           stops a run started with --detach (SIGINT to its process: the Ctrl-C path, which saves
+                 weights/last.safetensors) or --slurm (scancel: SLURM sends SIGTERM, the same path); waits
+                 until the run says interrupted (--timeout, default 120 s; --no-wait returns at once)
   sync           sends MLflow what it missed (a server that was down): params, per-epoch metrics, status,
                  artifacts; to MLFLOW_TRACKING_URI (or --uri; default ./mlruns); twice sends nothing new
 
@@ -48,12 +54,16 @@ Examples:
   kiln runs --task classify --model resnet --json
   kiln runs show train3
   kiln runs compare train2 train3 runs/classify/train4
-  kiln runs note train3 "lr0=0.005 beats 0.01 here"`;
+  kiln runs note train3 "lr0=0.005 beats 0.01 here"
+  kiln runs stop train3
+
+Runs started with --slurm show the scheduler's state of their job next to kiln's status (pending, running,
+completed, failed, cancelled, timeout, from squeue and scontrol; "left the queue" once SLURM forgot it).`;
 
 const LIST_OPTIONS = ["logdir", "project", "status", "task", "model", "sort", "json", "help"];
-const STATUSES = ["running", "finished", "interrupted", "failed", "died", "unknown", "unreadable"];
+const STATUSES = ["running", "finished", "interrupted", "failed", "died", "unknown", "unreadable", "queued"];
 const TASKS = ["classify", "detect"];
-const takesValue = (k: string): boolean => ["logdir", "project", "status", "task", "model", "sort", "uri"].includes(k);
+const takesValue = (k: string): boolean => ["logdir", "project", "status", "task", "model", "sort", "uri", "timeout"].includes(k);
 
 function logdirOf(options: Map<string, string | true>): { dir: string; explicit: boolean } {
   const v = options.get("logdir") ?? options.get("project");
@@ -84,7 +94,9 @@ function listCommand(options: Map<string, string | true>): number {
   const filter: RunFilter = { status: choice(options, "status", STATUSES), task: choice(options, "task", TASKS), model: choice(options, "model", null) };
   const sort = parseSortKey(choice(options, "sort", null) ?? "start");
   const now = Date.now();
-  const all = findRunDirs(dir).map((d) => summarizeRun(readRunFiles(d), now));
+  const files = findRunDirs(dir).map((d) => readRunFiles(d));
+  const scheduler = slurmLookup(files.map((f) => f.record));
+  const all = files.map((f) => summarizeRun(f, now, undefined, scheduler));
   const runs = sortRuns(filterRuns(all, filter), sort);
   if (options.has("json")) console.log(JSON.stringify(runs, null, 2));
   else if (all.length === 0) console.log(`no runs under ${dir}/${explicit ? "" : " (train one with 'kiln train', or point elsewhere with --logdir DIR)"}`);
@@ -153,5 +165,13 @@ export async function runsCommand(argv: string[]): Promise<number> {
       `${r.params} params, ${r.metrics} metric values, ${r.artifacts.length} artifacts sent${r.status ? `, status ${r.status}` : ""}`);
     return 0;
   }
-  throw new KilnError(`unknown subcommand '${sub}' for kiln runs. Allowed: list, show, compare, note, sync. Run 'kiln runs --help'.`, 2);
+  if (sub === "stop") {
+    checkOptions(options, ["logdir", "project", "no_wait", "timeout"], "stop");
+    if (refs.length !== 1) throw new KilnError("kiln runs stop takes one RUN. Example: kiln runs stop train3", 2);
+    const t = options.get("timeout");
+    const timeout = t === undefined ? 120 : Number(t);
+    if (!Number.isFinite(timeout) || timeout < 0) throw new KilnError(`invalid value for 'timeout': ${String(t)}. Allowed: seconds (a number ≥ 0).`, 2);
+    return stopRun(resolveRun(refs[0], logdirOf(options).dir), { wait: !options.has("no_wait"), timeoutSeconds: timeout });
+  }
+  throw new KilnError(`unknown subcommand '${sub}' for kiln runs. Allowed: list, show, compare, note, sync, stop. Run 'kiln runs --help'.`, 2);
 }

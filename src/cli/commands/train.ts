@@ -3,6 +3,21 @@ import { parseArgs, readConfigFile, resolveTrainConfig, trainHelp, typeCliValue,
 import { KilnError } from "../../errors.js";
 import { runTraining } from "../../train/run.js";
 import { optionTypes } from "../../config/describe.js";
+import { splitLaunchArgs } from "../../cluster/launch-args.js";
+import { launchTraining } from "../../cluster/launch.js";
+import { slurmOptionsHelp } from "../../cluster/slurm-options.js";
+
+const LAUNCH_HELP = `
+Away from the terminal:
+  --detach         train in a background process (survives closing the terminal); output in the run's
+                   train.log and output.log; stop it with 'kiln runs stop RUN' (as Ctrl-C)
+  --slurm [key=value…]  write the run's batch script (job.sbatch) and submit it with sbatch; the
+                   key=value words after --slurm that are SLURM options:
+${slurmOptionsHelp()}
+
+  kiln train epochs=30 --detach
+  kiln train epochs=30 --slurm partition=cpu cpus_per_task=8 time=4:00:00 requeue=true
+  kiln train --resume runs/classify/train3 --slurm        # submit an interrupted run again`;
 
 /** Whether `--key` may take the next word: every option except pure booleans. */
 function takesValue(key: string): boolean {
@@ -13,9 +28,10 @@ function takesValue(key: string): boolean {
 }
 
 export async function trainCommand(argv: string[]): Promise<number> {
-  const { options, positionals } = parseArgs(argv, takesValue);
+  const launch = splitLaunchArgs(argv);
+  const { options, positionals } = parseArgs(launch.words, takesValue);
   if (options.has("help")) {
-    console.log(trainHelp());
+    console.log(trainHelp() + LAUNCH_HELP);
     return 0;
   }
   // Ultralytics' `yolo train resume` spelling.
@@ -32,6 +48,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
   }
   const config = resolveTrainConfig({ file, overrides });
+  if (launch.detach || launch.slurm) return launchTraining(config, launch);
   const result = await runTraining(config, { explicit: Object.keys({ ...file?.options, ...overrides }) });
   return result.status === "interrupted" ? 130 : 0;
 }
