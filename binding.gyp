@@ -44,6 +44,19 @@
         "native/optim.cc",
         "native/random.cc"
       ]
+    },
+    {
+      # Optional: MPI all-reduce for data-parallel training (ranks=N). Built only
+      # where mpicc exists, so `npm install` works without MPI; kiln then says
+      # how to install it when ranks > 1 is asked for.
+      "target_name": "kiln_mpi",
+      "variables": {"has_mpi": "<!(sh -c 'command -v mpicc >/dev/null 2>&1 && mpicc --showme:incdirs >/dev/null 2>&1 && echo 1 || echo 0')"},
+      "conditions": [["has_mpi==1", {
+        "sources": ["native/mpi/mpi_addon.cc"],
+        "defines": ["OMPI_SKIP_MPICXX=1", "MPICH_SKIP_MPICXX=1"],
+        "include_dirs": ["<!@(mpicc --showme:incdirs)"],
+        "libraries": ["<!@(mpicc --showme:link)"]
+      }, {"type": "none"}]]
     }
   ]
 }

@@ -19,6 +19,16 @@ export interface Batch {
   labels: Int32Array;
   indices: Int32Array; // positions in the loader's samples
   size: number;
+  /** With a shard: the images of the whole (global) batch across all ranks; this rank holds `size` of them. */
+  globalSize?: number;
+}
+
+/** Data-parallel training: rank `rank` of `ranks` takes the rank-th contiguous slice of every global batch. */
+export interface Shard { rank: number; ranks: number }
+
+/** The slice [from, to) of a global batch of `size` images that rank `rank` of `ranks` takes. */
+export function shardSlice(size: number, rank: number, ranks: number): [number, number] {
+  return [Math.floor((size * rank) / ranks), Math.floor((size * (rank + 1)) / ranks)];
 }
 
 export interface LoaderOptions {
@@ -33,6 +43,8 @@ export interface LoaderOptions {
   cache: boolean; // keep decoded (pre-augmentation) images in RAM
   prefetch: number; // batches decoded ahead (default 2)
   workers?: number; // images decoded at once across the batches being filled (0 or absent: no limit)
+  /** Data-parallel: `batch` is the global batch and this loader yields only this rank's slice of each (same order, same augmentation). */
+  shard?: Shard;
 }
 
 const ORDER_STREAM = 0x0de5;
@@ -101,8 +113,11 @@ export class DataLoader {
 
   private async fill(slot: Slot, order: Int32Array, epoch: number, batchIndex: number): Promise<Batch> {
     const { batch, channels, imgsz, augment, seed } = this.opts;
-    const from = batchIndex * batch;
-    const size = Math.min(batch, order.length - from);
+    const globalFrom = batchIndex * batch;
+    const globalSize = Math.min(batch, order.length - globalFrom);
+    const [lo, hi] = this.opts.shard ? shardSlice(globalSize, this.opts.shard.rank, this.opts.shard.ranks) : [0, globalSize];
+    const from = globalFrom + lo;
+    const size = hi - lo;
     const floats = channels * imgsz * imgsz;
     const jobs: Promise<void>[] = [];
     for (let k = 0; k < size; k++) {
@@ -129,6 +144,7 @@ export class DataLoader {
       labels: full ? slot.labels : slot.labels.subarray(0, size),
       indices: full ? slot.indices : slot.indices.subarray(0, size),
       size,
+      ...(this.opts.shard ? { globalSize } : {}),
     };
   }
 }

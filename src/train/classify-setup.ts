@@ -12,8 +12,10 @@ import { createModel, type Classifier, type ClassifierName } from "../models/ind
 import type { Checkpoint } from "./checkpoint.js";
 import { ClassifyTask } from "./classify-task.js";
 import type { RunLog } from "./log.js";
+import { fineTuneSource, prepareFineTune } from "../models/weights.js";
 import { acceptCheckedData, type TaskSetup } from "./setup.js";
 import type { Batch } from "../data/loader.js";
+import { localShard } from "../distributed/join.js";
 
 function channelsFor(model: string, data: 1 | 3): 1 | 3 {
   if (model === "cnn") return data;
@@ -33,23 +35,26 @@ export async function setupClassify(config: TrainConfig, resumeFrom: Checkpoint 
   const trainSamples = ds.splits.train ?? [];
   const valSamples = ds.splits.val ?? [];
   const nc = ds.classes.length;
-  const channels = channelsFor(config.model, ds.channels);
+  const source = fineTuneSource(config.model, "classify");
+  const channels = channelsFor(source.architecture, ds.channels);
   const normalize = resumeFrom?.model.normalize ?? (await normalization(config, ds, channels));
   const loaderBase = { batch: config.batch, imgsz: config.imgsz, channels, seed: config.seed, normalize, cache: config.cache, prefetch: config.prefetch, workers: config.workers };
   const train = new DataLoader(trainSamples, {
-    ...loaderBase, shuffle: true, dropLast: trainSamples.length > config.batch,
+    ...loaderBase, shuffle: true, dropLast: trainSamples.length > config.batch, shard: localShard(),
     augment: { randomResizedCrop: config.scale > 0 ? { scale: [1 - config.scale, 1], ratio: [3 / 4, 4 / 3] } : null, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
   });
   const val = new DataLoader(valSamples, { ...loaderBase, shuffle: false, dropLast: false, augment: null });
-  const makeModel = (rng?: Rng): Classifier => createModel(config.model as ClassifierName, { nc, inChannels: channels, dropout: config.dropout, rng }) as Classifier;
+  const makeModel = (rng?: Rng): Classifier => createModel(source.architecture as ClassifierName, { nc, inChannels: channels, dropout: config.dropout, rng }) as Classifier;
+  const model = makeModel();
+  for (const line of prepareFineTune(model, source, config.model, config.freeze, resumeFrom !== null)) log.line(line);
   return {
     task: new ClassifyTask({ classes: ds.classes, imgsz: config.imgsz, labelSmoothing: config.label_smoothing, val }),
-    model: makeModel(),
+    model,
     makeModel,
     train,
     valBatches: val.length,
     classes: ds.classes,
-    modelMeta: { task: "classify", architecture: config.model, classes: ds.classes, imgsz: config.imgsz, channels, normalize },
+    modelMeta: { task: "classify", architecture: source.architecture, classes: ds.classes, imgsz: config.imgsz, channels, normalize },
     dataLine: `${ds.name} (${ds.format}): train ${trainSamples.length}, val ${valSamples.length}${ds.splits.test ? `, test ${ds.splits.test.length}` : ""} images; ${nc} classes`,
     expectedLoss: `ln ${nc} = ${Math.log(nc).toFixed(4)}`,
     callbacks: [],

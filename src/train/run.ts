@@ -33,6 +33,10 @@ import { setupClassify } from "./classify-setup.js";
 import { setupDetect } from "./detect-setup.js";
 import type { TaskSetup } from "./setup.js";
 import type { TrainTask } from "./task.js";
+import { FreezeBatchNorm } from "./freeze-bn.js";
+import { detectRankEnv } from "../distributed/env.js";
+import { joinRanks, rankLog } from "../distributed/join.js";
+import { launchRanks } from "../distributed/launcher.js";
 
 export interface TrainResult {
   status: FitStatus;
@@ -130,7 +134,9 @@ async function askOnTerminal(question: string): Promise<boolean> {
 }
 
 export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Promise<TrainResult> {
-  const log = hooks.log ?? new RunLog();
+  // ranks > 1: this process may be one rank of an MPI job (mpirun/srun started it); rank 0 alone prints and writes.
+  const rankEnv = detectRankEnv();
+  const log = hooks.log ?? (rankEnv ? rankLog(rankEnv) : new RunLog());
   const started = performance.now();
 
   // ---- config (a resumed run takes the checkpoint's)
@@ -142,7 +148,14 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     resumeFrom = loadCheckpoint(resumePath);
     config = resumedConfig(resumeFrom, input, hooks.explicit ?? [], log);
   }
+  // ---- data-parallel: launch the ranks (ranks=N on this machine), or join the job this process is a rank of
+  if (!rankEnv && config.ranks > 1) return launchRanks(input, config, hooks.explicit ?? [], resumeFrom ? resumePath : null, log);
+  const rank = rankEnv ? joinRanks(config, rankEnv, resumeFrom ? (resumeFrom.training.config as { ranks?: number }).ranks ?? 1 : null) : null;
+  if (rank) config = rank.config;
+  const writer = !rank || rank.comm.rank === 0;
+  const parallel = rank && rank.comm.size > 1 ? rank.parallel : undefined;
   if (config.threads > 0) kernels().setThreads(config.threads);
+  else if (rank && rank.threads > 0) kernels().setThreads(rank.threads);
   manualSeed(config.seed);
 
   // ---- data (checked first), model, loaders: the task's own
@@ -155,19 +168,22 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   const ema = config.ema ? new Ema(setup.makeModel(new Rng(0)), model) : null;
 
   // ---- run directory
-  const runDir = resumeFrom ? dirname(dirname(resumePath)) : quick ? mkdtempSync(join(tmpdir(), "kiln-quick-")) : createRunDir(config.project, config.name, config.exist_ok);
+  const newRunDir = (): string => resumeFrom ? dirname(dirname(resumePath)) : rank && process.env.KILN_RUN_DIR ? process.env.KILN_RUN_DIR
+    : quick ? mkdtempSync(join(tmpdir(), "kiln-quick-")) : createRunDir(config.project, config.name, config.exist_ok);
+  // ranks > 1: rank 0 makes the run directory (or takes the launcher's) and tells the others.
+  const runDir = rank ? rank.parallel.first(writer ? newRunDir() : null) ?? "" : newRunDir();
   const weightsDir = join(runDir, "weights");
-  mkdirSync(weightsDir, { recursive: true });
-  if (!resumeFrom) {
+  if (writer) mkdirSync(weightsDir, { recursive: true });
+  if (!resumeFrom && writer) {
     // A reused directory (exist_ok) starts its logs afresh instead of appending to the old run's.
     for (const f of ["results.csv", "metrics.json", "train.log"]) rmSync(join(runDir, f), { force: true });
     writeArgsYaml(runDir, config);
   }
   log.attach(join(runDir, "train.log"));
-  const record = new RunRecordFile(runDir, resumeFrom !== null);
+  const record: Pick<RunRecordFile, "end"> = writer ? new RunRecordFile(runDir, resumeFrom !== null) : { end: () => undefined };
 
   const warn = (m: string): void => log.warn(m);
-  const trackers: Tracker[] = quick ? [] : [
+  const trackers: Tracker[] = quick || !writer ? [] : [
     ...(config.tensorboard ? [new TensorBoardTracker({ warn })] : []),
     ...(config.mlflow ? [createMlflowTracker({ warn })] : []),
   ];
@@ -185,9 +201,10 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     new CheckpointSaver(config.save_period),
     new HealthWarnings(),
     ...setup.callbacks,
-  ];
+    ...(config.freeze_bn ? [new FreezeBatchNorm()] : []),
+  ].filter((c) => writer || !(c instanceof Progress || c instanceof ResultsWriter || c instanceof CheckpointSaver || c === tracking));
   const trainer = new Trainer({ config: quick ? { ...config, epochs: 1 } : config, model, optimizer: opt.optimizer, task: setup.task, train: setup.train,
-    classes, modelMeta, callbacks, ema, log, runDir, weightsDir, batchLimit });
+    classes, modelMeta, callbacks, ema, log, runDir, weightsDir, batchLimit, parallel });
 
   // Signals from here on: before the first step they cancel the run (marked
   // interrupted, nothing to resume yet); during training they stop it at a step.
@@ -223,6 +240,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
       `data       ${setup.dataLine}`,
       `training   ${quick ? "quick check: 1 epoch" : `${config.epochs} epochs`} × ${trainer.batchesPerEpoch} batches of ${config.batch}, ${opt.name} lr0=${opt.lr0}, ${config.cos_lr ? "cosine" : config.scheduler} to lrf=${config.lrf}, ema=${config.ema}`,
       `machine    ${info.name} kernels (${info.isa}), ${info.threads} threads; a step takes ${pf.secondsPerBatch.toFixed(2)} s, peak memory ${(pf.peakRssBytes / 2 ** 20).toFixed(0)} MiB`,
+      ...(parallel ? [`ranks      ${parallel.size} processes (${rankEnv?.launcher}, ${rank?.comm.library}), each ${config.batch / parallel.size} images of every batch of ${config.batch}; gradients summed by MPI all-reduce`] : []),
       `estimate   ${formatDuration(estimate)}${config.price_per_hour !== undefined ? `, about ${(config.price_per_hour * estimate / 3600).toFixed(2)} at ${config.price_per_hour}/hour` : ""}`,
       `pre-flight input ✓, output ${pf.output} ✓, initial loss ${pf.initialLoss.toFixed(4)} ✓${setup.expectedLoss ? ` (${setup.expectedLoss})` : ""}, memory ✓`,
     ];
@@ -239,9 +257,9 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     cancelIfInterrupted();
     if (resumeFrom) trainer.restore(resumeFrom);
     fitting = true;
-    tracking.start(config, Date.now());
+    if (writer) tracking.start(config, Date.now());
     const status = await trainer.fit();
-    await tracking.finish(status === "interrupted" ? "interrupted" : "finished");
+    if (writer) await tracking.finish(status === "interrupted" ? "interrupted" : "finished");
     if (status === "interrupted") {
       record.end("interrupted");
       log.line(`interrupted: weights/last.safetensors saved at epoch ${trainer.epoch + 1}, batch ${trainer.batch}. Resume with:\n  kiln train --resume ${runDir}`);
@@ -254,6 +272,8 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
       epochsRun: trainer.history.length, bestEpoch: trainer.best.epoch + 1, best: trainer.history.find((h) => h.epoch === trainer.best.epoch),
       final: trainer.history.at(-1), history: trainer.history, seconds: (performance.now() - started) / 1000, stopReason: trainer.stopReason,
     };
+    rank?.done();
+    if (!writer) return result;
     if (quick) {
       await quickReport(result, config, log, setup.task);
       rmSync(runDir, { recursive: true, force: true });
@@ -265,7 +285,9 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (!(err instanceof KilnError && message.startsWith("cancelled"))) record.end("failed", message);
-    await tracking.finish(message.startsWith("cancelled") ? "interrupted" : "failed");
+    if (writer) await tracking.finish(message.startsWith("cancelled") ? "interrupted" : "failed");
+    // ranks > 1: the other ranks may be waiting in a collective for this one; end them all now.
+    if (parallel) rank!.fail(err, runDir);
     throw err;
   } finally {
     stopSignals();

@@ -33,6 +33,22 @@ export interface BatchSource<B> {
   epoch(epoch: number, start?: number): AsyncIterableIterator<B>;
 }
 
+/**
+ * Data-parallel training's part in the loop (src/distributed): one process per
+ * rank, each training on its slice of every batch. Every method is a
+ * collective that all ranks reach at the same point of the loop.
+ */
+export interface Parallel {
+  readonly rank: number;
+  readonly size: number;
+  /** Sums every rank's gradients into each rank's `.grad` and averages the buffers (batch-norm running statistics); returns whether any rank asked to interrupt. */
+  reduceGradients(params: readonly Tensor[], buffers: readonly Tensor[], interrupt: boolean): boolean;
+  /** The first non-null value in rank order: how ranks agree on a stop or an interrupt. */
+  first<T extends JsonValue>(value: T | null): T | null;
+  /** Every rank's epoch sums added up. */
+  sumStats(stats: EpochStats): EpochStats;
+}
+
 /** A row of history: what each epoch measured (epoch 0-based; time: seconds since the run started). */
 export interface EpochRecord {
   epoch: number;
@@ -58,6 +74,8 @@ export interface TrainerParts<B extends { size: number }> {
   weightsDir: string;
   /** quick=true: at most this many batches of each epoch (train and val). */
   batchLimit?: number;
+  /** ranks > 1: this process is one rank of a data-parallel job (only rank 0 writes checkpoints). */
+  parallel?: Parallel;
 }
 
 export type FitStatus = "finished" | "stopped" | "interrupted";
@@ -86,6 +104,8 @@ export class Trainer<B extends { size: number } = { size: number }> {
   stopReason: string | null = null;
   /** Set by a signal: stop at the next optimizer-step boundary and save. */
   private interruptRequested = false;
+  /** ranks > 1: the interrupt every rank agreed on at the last optimizer step. */
+  private interruptAgreed = false;
   /** True from the end of an epoch's validation until the next epoch: a checkpoint then points at the next epoch. */
   private epochDone = false;
   private readonly startedAt = performance.now();
@@ -136,10 +156,12 @@ export class Trainer<B extends { size: number } = { size: number }> {
       for (; this.epoch < config.epochs; this.epoch++) {
         if (this.batch === 0) this.each((c) => c.onTrainEpochStart(this));
         await this.trainEpoch();
-        if (this.interruptRequested) {
+        if (this.agree(this.interruptRequested)) {
+          this.gatherEpochStats();
           this.saveCheckpoint("last");
           return "interrupted";
         }
+        this.gatherEpochStats();
         const metrics = this.recordEpoch(await this.validate());
         this.each((c) => c.onValidationEnd(this, metrics));
         this.batch = 0;
@@ -147,7 +169,8 @@ export class Trainer<B extends { size: number } = { size: number }> {
         this.epochDone = true;
         this.each((c) => c.onTrainEpochEnd(this));
         this.epochDone = false;
-        if (this.interruptRequested) return "interrupted";
+        if (this.agree(this.interruptRequested)) return "interrupted";
+        if (this.parts.parallel) this.stopReason = this.parts.parallel.first(this.stopReason);
         if (this.stopReason) return "stopped";
       }
       this.each((c) => c.onFitEnd(this));
@@ -165,13 +188,17 @@ export class Trainer<B extends { size: number } = { size: number }> {
     model.train();
     for await (const b of parts.train.epoch(this.epoch, this.batch)) {
       this.each((c) => c.onTrainBatchStart(this));
-      const loss = tidy(() => {
+      // ranks > 1: this rank's slice of the global batch; its loss is weighted by slice/global so the
+      // ranks' summed gradients are those of the mean loss over the global batch.
+      const globalSize = parts.parallel ? (b as { globalSize?: number }).globalSize ?? b.size : b.size;
+      const share = b.size / globalSize;
+      const loss = b.size === 0 ? 0 : tidy(() => {
         const r = this.task.step(model, b);
         if (!Number.isFinite(r.value)) return r.value;
         const sums = this.epochStats.sums;
         for (const [k, v] of Object.entries(r.items)) sums[k] = (sums[k] ?? 0) + v * b.size;
         this.epochStats.seen += b.size;
-        mul(r.loss, 1 / config.accumulate).backward();
+        mul(r.loss, share / config.accumulate).backward();
         return r.value;
       });
       this.lastLoss = loss;
@@ -186,17 +213,31 @@ export class Trainer<B extends { size: number } = { size: number }> {
       // resolves microtasks, which would starve the event loop for the whole run.
       await new Promise((resolve) => setImmediate(resolve));
       // Interrupts wait for a step boundary: accumulated gradients are not saved.
-      if (this.batch >= nb || (stepBoundary && this.interruptRequested)) break;
+      if (this.batch >= nb || (stepBoundary && (parts.parallel ? this.interruptAgreed : this.interruptRequested))) break;
     }
   }
 
   private optimizerStep(): void {
-    const { optimizer } = this.parts;
+    const { optimizer, parallel } = this.parts;
+    if (parallel) this.interruptAgreed = parallel.reduceGradients(this.model.parameters(), this.model.namedBuffers().map(([, t]) => t), this.interruptRequested);
     let update = true;
     for (const c of this.parts.callbacks) update = c.onBeforeOptimizerStep(this) && update;
     if (update) optimizer.step();
     optimizer.zeroGrad();
     if (update) this.each((c) => c.onAfterOptimizerStep(this));
+  }
+
+  /** ranks > 1: whether any rank says so (a collective); else the flag itself. */
+  private agree(flag: boolean): boolean {
+    if (!this.parts.parallel) return flag;
+    const agreed = this.parts.parallel.first(flag ? true : null) === true;
+    if (agreed) this.interruptRequested = true;
+    return agreed;
+  }
+
+  /** ranks > 1: the epoch's sums over every rank's slices (at the epoch's end, or before the interrupted run's checkpoint). */
+  private gatherEpochStats(): void {
+    if (this.parts.parallel) this.epochStats = this.parts.parallel.sumStats(this.epochStats);
   }
 
   /** Validation with the EMA weights when there are some. */
@@ -216,12 +257,13 @@ export class Trainer<B extends { size: number } = { size: number }> {
   /** Writes weights/<name>.safetensors with everything needed to continue. */
   saveCheckpoint(name: string): string {
     const { optimizer, ema } = this.parts;
+    const path = `${this.parts.weightsDir}/${name}.safetensors`;
+    if (this.parts.parallel && this.parts.parallel.rank !== 0) return path; // rank 0 alone writes
     const opt: OptimizerStateDict = optimizer.stateDict();
     const callbacks: Record<string, JsonValue> = {};
     for (const c of this.parts.callbacks) callbacks[c.name] = c.stateDict();
     const groups: Record<string, ReadonlyMap<string, Tensor>> = { model: this.model.stateDict(), optimizer: opt.tensors };
     if (ema) groups.ema = ema.stateTensors();
-    const path = `${this.parts.weightsDir}/${name}.safetensors`;
     saveCheckpoint(path, groups, this.parts.modelMeta, {
       epoch: this.epochDone ? this.epoch + 1 : this.epoch, batch: this.batch, iteration: this.iteration, rng: defaultRng().getState(),
       bestFitness: this.best.fitness, bestEpoch: this.best.epoch, history: this.history as unknown as JsonValue,
@@ -247,7 +289,8 @@ export class Trainer<B extends { size: number } = { size: number }> {
     this.best = { fitness: t.bestFitness ?? -Infinity, epoch: t.bestEpoch };
     this.history = t.history as unknown as EpochRecord[];
     const stats = t.epochStats as unknown as EpochStats & { elapsed: number };
-    this.epochStats = { seen: stats.seen, sums: { ...stats.sums } };
+    // ranks > 1: the saved sums cover every rank's slices; rank 0 carries them on (the epoch's end adds the others' new ones).
+    this.epochStats = this.parts.parallel && this.parts.parallel.rank !== 0 ? { seen: 0, sums: {} } : { seen: stats.seen, sums: { ...stats.sums } };
     this.elapsedAtStart = stats.elapsed;
     this.startEpoch = t.epoch;
   }
