@@ -10,9 +10,12 @@ Commands:
   train       train an image classifier or (task=detect) an object detector; no options: the built-in synthetic demo
   val         evaluate a trained model on a dataset split
   predict     label images (classifier) or find objects (detector) with a trained model
+  export      write a model as ONNX (onnxruntime) or plain safetensors weights; reads .pt/.pth too
   eval        COCO bbox evaluation of a detections file (pycocotools' numbers)
   compare     compare a run's metrics with a baseline's (exit code 1 when it degraded)
   runs        list, show, compare and annotate training runs
+  sweep       trials over config keys (grid or random), here or as a SLURM job array, compared at the end
+  ui          a local dashboard in the browser: live curves, confusion matrix, images, compare runs
   data        check, convert and edit datasets (kiln data check|convert|classes)
   doctor      check the installation: native kernels, threads, image decoding, memory, disk
   info        the same as doctor
@@ -24,9 +27,11 @@ Examples:
   kiln train --data ./coco128/data.yaml --model yolov8n --epochs 50
   kiln val --model runs/classify/train/weights/best.safetensors
   kiln predict --model runs/classify/train/weights/best.safetensors --source photos/ --save
+  kiln export --model runs/detect/train/weights/best.safetensors --format onnx
   kiln eval --gt instances_val.json --dt detections.json
   kiln compare runs/classify/train2 runs/classify/train   # exit code 1 when val accuracy fell > 1 point
   kiln runs --status finished --sort best
+  kiln ui                                      # the dashboard at http://127.0.0.1:6006/
 
 Run 'kiln <command> --help' for a command's options.`;
 
@@ -38,9 +43,12 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import("./commands/train.js")).trainCommand,
   val: async () => (await import("./commands/val.js")).valCommand,
   predict: async () => (await import("./commands/predict.js")).predictCommand,
+  export: async () => (await import("./commands/export.js")).exportCommand,
   eval: async () => (await import("./commands/eval.js")).evalCommand,
   compare: async () => (await import("./commands/compare.js")).compareCommand,
   runs: async () => (await import("./commands/runs.js")).runsCommand,
+  sweep: async () => (await import("./commands/sweep.js")).sweepCommand,
+  ui: async () => (await import("./commands/ui.js")).uiCommand,
   data: async () => (await import("./commands/data.js")).dataCommand,
   doctor: async () => (await import("./commands/doctor.js")).doctorCommand,
   info: async () => (await import("./commands/doctor.js")).doctorCommand,

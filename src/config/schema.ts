@@ -34,6 +34,7 @@ export const OPTION_GROUP_OF: Record<keyof z.infer<typeof trainConfigSchema>, Op
   mosaic: "detect", close_mosaic: "detect", translate: "detect", box: "detect", cls: "detect", dfl: "detect", conf: "detect", iou: "detect",
   max_det: "detect",
   quick: "kiln", confirm_over: "kiln", price_per_hour: "kiln", yes: "kiln", threads: "kiln",
+  ranks: "kiln", freeze_bn: "optim", freeze: "optim",
 };
 
 const fraction01 = () => z.number().min(0).max(1);
@@ -41,7 +42,8 @@ const fraction01 = () => z.number().min(0).max(1);
 export const trainConfigSchema = z.object({
   // ---- run and data
   task: z.enum(["classify", "detect"]).default("classify").describe("classify images, or detect objects (a detector model implies detect)"),
-  model: z.enum(modelNames).default("cnn").describe("architecture to train (task=detect: yolov8n by default)"),
+  model: z.union([z.enum(modelNames), z.string().regex(/\.(pt|pth|safetensors)$/i)]).default("cnn")
+    .describe(`architecture to train (${modelNames.join(", ")}; task=detect: yolov8n by default), or weights to fine-tune from: a .pt/.pth (torchvision, Ultralytics) or .safetensors file`),
   data: z.string().min(1).default("synthetic").describe("dataset: a folder, a CSV file, IDX files, a YOLO data.yaml, COCO or VOC, or 'synthetic' (built in)"),
   project: z.string().min(1).default("runs/classify").describe("folder that holds the run directories (task=detect: runs/detect)"),
   name: z.string().min(1).optional().describe("run directory name (default: train, train2, …)"),
@@ -107,6 +109,9 @@ export const trainConfigSchema = z.object({
   price_per_hour: z.number().min(0).optional().describe("machine price per hour, to print an estimated cost"),
   yes: z.boolean().default(false).describe("never ask for confirmation"),
   threads: z.number().int().min(0).max(1024).default(0).describe("compute threads (0: all cores, or KILN_THREADS)"),
+  ranks: z.number().int().min(1).max(4096).default(1).describe("data-parallel processes: N > 1 launches mpirun -np N on this machine (under srun/mpirun the job's size is used); each rank trains on batch/N images of every batch and gradients are averaged with MPI all-reduce"),
+  freeze: z.number().int().min(0).default(0).describe("fine-tuning: freeze the first N layers (YOLO: model.0 … model.N-1; a classifier: its first N top-level modules)"),
+  freeze_bn: z.boolean().default(false).describe("keep batch-norm layers in eval mode while training (fixed running statistics): fine-tuning with small batches; makes ranks=N equal one process exactly"),
 });
 
 /** A complete, validated training configuration. */
