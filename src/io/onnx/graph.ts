@@ -2,7 +2,7 @@
 // (onnx/onnx.proto: ModelProto, GraphProto, NodeProto, AttributeProto,
 // TensorProto, ValueInfoProto; field numbers from that file).
 import { floatToHalf } from "../safetensors.js";
-import { ProtoWriter } from "./protobuf.js";
+import { ProtoWriter } from "../protobuf.js";
 
 /** TensorProto.DataType values used here. */
 export const ONNX_FLOAT = 1;
@@ -109,12 +109,12 @@ export class OnnxGraph {
     for (const v of this.outputs) graph.message(12, encodeValueInfo(v));
     const model = new ProtoWriter();
     // IR version 8 goes with opsets 14–18; onnxruntime reads it.
-    model.int(1, opts.opset >= 19 ? 9 : 8);
+    model.varint(1, opts.opset >= 19 ? 9 : 8);
     model.string(2, "kiln");
     model.string(3, opts.producerVersion);
     if (opts.docString) model.string(6, opts.docString);
     model.message(7, graph);
-    model.message(8, new ProtoWriter().string(1, "").int(2, opts.opset));
+    model.message(8, new ProtoWriter().string(1, "").varint(2, opts.opset));
     for (const [k, v] of Object.entries(opts.metadata ?? {})) model.message(14, new ProtoWriter().string(1, k).string(2, v));
     return model.finish();
   }
@@ -133,24 +133,24 @@ function encodeNode(n: OnnxNode): ProtoWriter {
 // AttributeProto: name 1, f 2, i 3, s 4, floats 7, ints 8, type 20 (FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7).
 function encodeAttr(name: string, v: AttrValue): ProtoWriter {
   const w = new ProtoWriter().string(1, name);
-  if (typeof v === "string") return w.string(4, v).int(20, 3);
-  if (typeof v === "number") return Number.isInteger(v) ? w.int(3, v).int(20, 2) : w.float(2, v).int(20, 1);
-  if (Array.isArray(v)) return w.ints(8, v as number[]).int(20, 7);
-  if ("float" in v) return w.float(2, v.float).int(20, 1);
-  if ("int" in v) return w.int(3, v.int).int(20, 2);
+  if (typeof v === "string") return w.string(4, v).varint(20, 3);
+  if (typeof v === "number") return Number.isInteger(v) ? w.varint(3, v).varint(20, 2) : w.float(2, v).varint(20, 1);
+  if (Array.isArray(v)) return w.varints(8, v as number[]).varint(20, 7);
+  if ("float" in v) return w.float(2, v.float).varint(20, 1);
+  if ("int" in v) return w.varint(3, v.int).varint(20, 2);
   for (const f of (v as { floats: readonly number[] }).floats) w.float(7, f);
-  return w.int(20, 6);
+  return w.varint(20, 6);
 }
 
 // TensorProto: dims 1, data_type 2, name 8, raw_data 9.
 function encodeTensor(t: Initializer): ProtoWriter {
-  return new ProtoWriter().ints(1, t.dims).int(2, t.type).string(8, t.name).bytes(9, t.raw);
+  return new ProtoWriter().varints(1, t.dims).varint(2, t.type).string(8, t.name).bytes(9, t.raw);
 }
 
 // ValueInfoProto{name 1, type 2: TypeProto{tensor_type 1: {elem_type 1, shape 2: {dim 1: {dim_value 1 | dim_param 2}}}}}.
 function encodeValueInfo(v: ValueInfo): ProtoWriter {
   const shape = new ProtoWriter();
-  for (const d of v.dims) shape.message(1, typeof d === "number" ? new ProtoWriter().int(1, d) : new ProtoWriter().string(2, d));
-  const tensorType = new ProtoWriter().int(1, v.elemType).message(2, shape);
+  for (const d of v.dims) shape.message(1, typeof d === "number" ? new ProtoWriter().varint(1, d) : new ProtoWriter().string(2, d));
+  const tensorType = new ProtoWriter().varint(1, v.elemType).message(2, shape);
   return new ProtoWriter().string(1, v.name).message(2, new ProtoWriter().message(1, tensorType));
 }

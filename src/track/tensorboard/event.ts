@@ -2,7 +2,7 @@
 // summary.proto, tensor.proto), encoded with kiln's protobuf writer. Only the
 // fields kiln writes are named here.
 
-import { ProtoWriter } from "./protobuf.js";
+import { ProtoWriter } from "../../io/protobuf.js";
 
 export const FILE_VERSION = "brain.Event:2";
 

@@ -1,6 +1,7 @@
-// A minimal protobuf writer: only the wire types TensorBoard's Event needs
-// (varint, 64-bit, length-delimited, 32-bit). kiln writes its own formats
-// rather than pulling in a protobuf runtime for a handful of fields.
+// A minimal protobuf writer for the formats kiln writes itself (TensorBoard
+// events, ONNX models): varint, 64-bit, length-delimited and 32-bit fields,
+// rather than a protobuf runtime for a handful of fields. A message is a list
+// of chunks, so multi-megabyte tensors are never copied into a growing array.
 
 // Wire types: the low three bits of each field key.
 const VARINT = 0;
@@ -46,8 +47,18 @@ export class ProtoWriter {
     return this.bytes(field, utf8.encode(value));
   }
 
+  /** A nested message: its chunks are moved over, not copied into one array first. */
   message(field: number, value: ProtoWriter): this {
-    return this.bytes(field, value.finish());
+    this.key(field, LENGTH_DELIMITED);
+    this.rawVarint(BigInt(value.size));
+    for (const c of value.chunks) this.push(c);
+    return this;
+  }
+
+  /** Repeated integers, one field each (unpacked, as ONNX's proto2 dims and ints are declared). */
+  varints(field: number, values: readonly (number | bigint)[]): this {
+    for (const v of values) this.varint(field, v);
+    return this;
   }
 
   finish(): Uint8Array {
