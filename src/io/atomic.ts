@@ -4,7 +4,7 @@
 // renamed over the target; the folder is fsynced so the rename itself survives
 // a power cut.
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { copyFile, open, rename, unlink } from "node:fs/promises";
+import { copyFile, open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -50,18 +50,17 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes `data` to `path` atomically (temp file, fsync, rename, fsync of the folder). */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+/**
+ * Puts a file at `path` atomically: `fill(handle, temp)` writes it into a temp
+ * file beside it (opened for writing), which is fsynced and renamed over
+ * `path`, then the folder is fsynced; on failure the temp file is removed.
+ */
+async function replaceAtomically(path: string, fill: (handle: FileHandle, temp: string) => Promise<void>): Promise<void> {
   const temp = tempPathFor(path);
-  const bytes = toBytes(data);
   const handle = await open(temp, "wx", 0o644);
   try {
     try {
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-        written += bytesWritten;
-      }
+      await fill(handle, temp);
       await handle.sync();
     } finally {
       await handle.close();
@@ -74,23 +73,22 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await fsyncDir(dirname(path));
 }
 
+/** Writes `data` to `path` atomically (temp file, fsync, rename, fsync of the folder). */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const bytes = toBytes(data);
+  await replaceAtomically(path, async (handle) => {
+    let written = 0;
+    while (written < bytes.length) {
+      const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+      written += bytesWritten;
+    }
+  });
+}
+
 /** Copies `src` to `dest` atomically: the copy appears whole or not at all (a big file need not pass through memory). */
 export async function copyFileAtomic(src: string, dest: string): Promise<void> {
-  const temp = tempPathFor(dest);
-  try {
-    await copyFile(src, temp);
-    const handle = await open(temp, "r+");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, dest);
-  } catch (err) {
-    await unlink(temp).catch(() => undefined);
-    throw err;
-  }
-  await fsyncDir(dirname(dest));
+  // copyFile truncates and fills the temp file in place, so the open handle syncs the copy.
+  await replaceAtomically(dest, (_handle, temp) => copyFile(src, temp));
 }
 
 /**
