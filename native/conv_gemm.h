@@ -13,6 +13,7 @@
 
 #include "conv.h"
 #include "gemm_driver.h"
+#include "vec_table.h"
 
 namespace kiln {
 
@@ -121,28 +122,9 @@ inline void im2colBlock(const ConvGeometry& g, int64_t cBase, const float* x, fl
                                  table.data(), segs);
 }
 
-// The activation of the fused epilogue, applied in place after the bias.
+// The fused epilogue, in place: row = act(row + bias), vectorised.
 inline void finishRow(float* row, int64_t count, float bias, int act, float alpha) {
-  for (int64_t t = 0; t < count; ++t) row[t] += bias;
-  switch (act) {
-    case kActRelu:
-      for (int64_t t = 0; t < count; ++t) row[t] = row[t] > 0.0f ? row[t] : 0.0f;
-      break;
-    case kActRelu6:
-      for (int64_t t = 0; t < count; ++t) row[t] = std::min(std::max(row[t], 0.0f), 6.0f);
-      break;
-    case kActLeakyRelu:
-      for (int64_t t = 0; t < count; ++t) row[t] = row[t] > 0.0f ? row[t] : alpha * row[t];
-      break;
-    case kActSilu:
-      for (int64_t t = 0; t < count; ++t) row[t] = row[t] / (1.0f + std::exp(-row[t]));
-      break;
-    case kActHardswish:
-      for (int64_t t = 0; t < count; ++t) row[t] = row[t] * std::min(std::max(row[t] + 3.0f, 0.0f), 6.0f) / 6.0f;
-      break;
-    default:
-      break;
-  }
+  vec().biasAct(row, count, bias, act, alpha);
 }
 
 // y[n, group's channels] = act(W_group * im2col(x) + bias): M = cOutG,

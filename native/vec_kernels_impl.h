@@ -586,6 +586,38 @@ void adamKernel(float* p, const float* g, float* m, float* v, int64_t n, const A
   }
 }
 
+// ---- convolution epilogue ------------------------------------------------------
+
+template <class V>
+void biasActKernel(float* row, int64_t n, float bias, int act, float alpha) {
+  using F = typename V::F;
+  const F b = V::set(bias), zero = V::set(0.0f), one = V::set(1.0f), three = V::set(3.0f), six = V::set(6.0f);
+  const F al = V::set(alpha);
+  switch (act) {
+    case 0: map1<V>(row, row, n, [&](F v) { return V::max(V::add(v, b), zero); }); break;
+    case 1: map1<V>(row, row, n, [&](F v) { return V::min(six, V::max(zero, V::add(v, b))); }); break;
+    case 2:
+      map1<V>(row, row, n, [&](F v) {
+        v = V::add(v, b);
+        return V::select(V::gt(v, zero), v, V::mul(v, al));
+      });
+      break;
+    case 3:
+      map1<V>(row, row, n, [&](F v) {
+        v = V::add(v, b);
+        return V::div(v, V::add(one, vexp<V>(V::neg(v))));
+      });
+      break;
+    case 6:
+      map1<V>(row, row, n, [&](F v) {
+        v = V::add(v, b);
+        return V::div(V::mul(v, V::min(six, V::max(zero, V::add(v, three)))), six);
+      });
+      break;
+    default: map1<V>(row, row, n, [&](F v) { return V::add(v, b); }); break;
+  }
+}
+
 template <class V>
 constexpr VecKernels kVecTable = {
     &unaryKernel<V>,        &unaryBackwardKernel<V>,  &binaryKernel<V>,          &axpyKernel<V>,
@@ -595,6 +627,7 @@ constexpr VecKernels kVecTable = {
     &bceKernel<V>,          &bceBackwardKernel<V>,
     &sgdKernel<V>,          &adamKernel<V>,
     &dwRowsKernel<V>,       &dwWeightRowsKernel<V>,
+    &biasActKernel<V>,
 };
 
 }  // namespace

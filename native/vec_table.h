@@ -111,6 +111,10 @@ struct VecKernels {
 
   void (*dwRows)(const DwRows& p);
   void (*dwWeightRows)(const DwWeightRows& p);
+
+  // The convolution epilogue, in place: row = act(row + bias) for an ActCode
+  // (conv.h); the activations compute as `unary` does (relu maps NaN to 0).
+  void (*biasAct)(float* row, int64_t n, float bias, int act, float alpha);
 };
 
 // The table for the active ISA (kiln::activeIsa()); defined in elementwise.cc.
