@@ -4,6 +4,7 @@
 // implicit im2col (conv_gemm.h); depthwise ones run direct (conv_depthwise.h).
 #include "conv.h"
 
+#include <algorithm>
 #include <string>
 
 #include "conv_depthwise.h"
@@ -56,8 +57,25 @@ constexpr int64_t kStagingPlane = 64;
 // Largest staging matrix (16 MB); bigger outputs take the straddling tiles.
 constexpr int64_t kStagingMax = 4 << 20;
 
+// Floats of one group's weights packed for the forward GEMM (gemm_driver.h).
+int64_t packedGroupLength(const ConvGeometry& g) { return packedALength(activeMicroKernel(), g.cOutG(), g.depth()); }
+
+// The weights packed once for many forward calls (inference): a header that
+// says what they were packed for, then each group's packed A. Length 0 where
+// the forward pass would not use them (the direct depthwise path).
+constexpr int64_t kPackHeader = 4;
+void packHeader(const ConvGeometry& g, float* h) {
+  h[0] = static_cast<float>(g.cOutG());
+  h[1] = static_cast<float>(g.depth());
+  h[2] = static_cast<float>(g.groups);
+  h[3] = static_cast<float>(activeMicroKernel().mr);
+}
+int64_t packedWeightsLength(const ConvGeometry& g) {
+  return useDepthwise(g) ? 0 : kPackHeader + g.groups * packedGroupLength(g);
+}
+
 void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int act,
-             float alpha, bool flippedWeights = false) {
+             float alpha, bool flippedWeights = false, const float* packedW = nullptr) {
   if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
   const ConvGeometry f = flattened(g);
   const int64_t P = f.outPlane(), N = f.n * P, cOutG = f.cOutG();
@@ -66,7 +84,8 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
   float* staging = staged ? stagingBuf.get(static_cast<size_t>(cOutG * N)) : nullptr;
   for (int64_t group = 0; group < f.groups; ++group) {
     ConvForwardProblem pr{f, group, x, w, bias, y, act, alpha, staging, flippedWeights};
-    runBlockedGemm(activeMicroKernel(), pr, cOutG, N, f.depth());
+    runBlockedGemm(activeMicroKernel(), pr, cOutG, N, f.depth(),
+                   packedW ? packedW + group * packedGroupLength(f) : nullptr);
     if (!staged) continue;
     // staging[co][n*P + q] -> y[n][group*cOutG + co][q], with the epilogue.
     parallelFor(cOutG, [&](int64_t co) {
@@ -239,7 +258,34 @@ void conv2dExport(const Args& args) {
   requireLength(w, g.cOut * g.depth(), "w");
   if (bias.data) requireLength(bias, g.cOut, "bias");
   requireLength(y, g.n * g.cOut * g.outPlane(), "y");
-  forward(g, x.data, w.data, bias.data, y.data, act, alpha);
+  Span packed = args.f32OrNull(7);
+  if (packed.data) {
+    float header[kPackHeader];
+    packHeader(g, header);
+    require(static_cast<int64_t>(packed.length) == packedWeightsLength(g) &&
+                std::equal(header, header + kPackHeader, packed.data),
+            "conv2d: packed weights of another geometry");
+  }
+  forward(g, x.data, w.data, bias.data, y.data, act, alpha, false, packed.data ? packed.data + kPackHeader : nullptr);
+}
+
+napi_value convPackedLengthExport(const Args& args) {
+  napi_value out;
+  napi_create_double(args.env(), static_cast<double>(packedWeightsLength(readGeometry(args, 0))), &out);
+  return out;
+}
+
+void convPackWeightsExport(const Args& args) {
+  const ConvGeometry g = flattened(readGeometry(args, 0));
+  Span w = args.f32(1), packed = args.f32(2);
+  requireLength(w, g.cOut * g.depth(), "w");
+  require(packedWeightsLength(g) > 0 && static_cast<int64_t>(packed.length) == packedWeightsLength(g),
+          "convPackWeights: wrong packed length");
+  packHeader(g, packed.data);
+  for (int64_t group = 0; group < g.groups; ++group) {
+    ConvForwardProblem pr{g, group, nullptr, w.data, nullptr, nullptr, kActNone, 0.0f};
+    packAllA(activeMicroKernel(), pr, g.cOutG(), g.depth(), packed.data + kPackHeader + group * packedGroupLength(g));
+  }
 }
 
 void conv2dBackwardInputExport(const Args& args) {
@@ -265,6 +311,8 @@ void conv2dBackwardWeightExport(const Args& args) {
 
 void registerConv(napi_env env, napi_value exports) {
   exportFn(env, exports, "conv2d", wrap<conv2dExport>);
+  exportFn(env, exports, "convPackedLength", wrapValue<convPackedLengthExport>);
+  exportFn(env, exports, "convPackWeights", wrap<convPackWeightsExport>);
   exportFn(env, exports, "conv2dBackwardInput", wrap<conv2dBackwardInputExport>);
   exportFn(env, exports, "conv2dBackwardWeight", wrap<conv2dBackwardWeightExport>);
 }

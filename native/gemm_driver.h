@@ -85,16 +85,43 @@ inline ScratchBuffer& sharedBBuffer() {
   return buffer;
 }
 
+// A's rows spread evenly over its micro-panels (64 rows with MR 14:
+// 13+13+13+13+12, not 14+14+14+14+8), so that no panel runs a short,
+// inefficient tile.
+struct APanels {
+  int64_t count, base, extra;
+  APanels(int64_t M, int MR) : count(ceilDiv(M, MR)), base(M / count), extra(M % count) {}
+  int64_t start(int64_t ip) const { return ip * base + std::min(ip, extra); }
+  int rows(int64_t ip) const { return static_cast<int>(base + (ip < extra ? 1 : 0)); }
+};
+
+// Packed A, whole: every depth block's panels in the layout runBlockedGemm
+// reads (block b at b * panels * MR * kKC, panel ip at ip * MR * kc within
+// it). A caller that multiplies by the same A many times (inference with
+// fixed weights) packs it once and passes it as prepackedA.
+inline int64_t packedALength(const MicroKernel& uk, int64_t M, int64_t K) {
+  return ceilDiv(M, uk.mr) * uk.mr * kKC * ceilDiv(K, kKC);
+}
+
 template <class Problem>
-void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t N, int64_t K) {
+void packAllA(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t K, float* dst) {
+  const APanels panels(M, uk.mr);
+  const int64_t blockFloats = panels.count * uk.mr * kKC;
+  parallelFor(ceilDiv(K, kKC) * panels.count, [&](int64_t t) {
+    const int64_t blk = t / panels.count, ip = t % panels.count, pc = blk * kKC, kc = std::min(kKC, K - pc);
+    pr.packA(dst + blk * blockFloats + ip * uk.mr * kc, uk.mr, panels.start(ip), panels.rows(ip), pc, kc);
+  });
+}
+
+template <class Problem>
+void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t N, int64_t K,
+                    const float* prepackedA = nullptr) {
   if (M <= 0 || N <= 0 || K <= 0) return;
   const int MR = uk.mr, NR = uk.nr;
-  // Rows spread evenly over the A panels (64 rows: 13+13+13+13+12, not
-  // 14+14+14+14+8), so that no panel runs a short, inefficient tile.
-  const int64_t aPanels = ceilDiv(M, MR);
-  const int64_t rowsBase = M / aPanels, rowsExtra = M % aPanels;
-  auto panelStart = [&](int64_t ip) { return ip * rowsBase + std::min(ip, rowsExtra); };
-  auto panelRows = [&](int64_t ip) { return static_cast<int>(rowsBase + (ip < rowsExtra ? 1 : 0)); };
+  const APanels panels(M, MR);
+  const int64_t aPanels = panels.count;
+  auto panelStart = [&](int64_t ip) { return panels.start(ip); };
+  auto panelRows = [&](int64_t ip) { return panels.rows(ip); };
   // Tasks: column chunks first (each packs its own B chunk, so more chunks
   // cost nothing extra), then row blocks if there are still too few to keep
   // every thread busy to the end. Task shape never changes results.
@@ -120,7 +147,9 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
   const int64_t aBlockFloats = aPanels * MR * kKC;
   const int64_t blocks = ceilDiv(K, kKC);
   const int64_t blocksPerGroup = std::clamp<int64_t>(kPackedAMax / aBlockFloats, 1, blocks);
-  float* aPack = packedABuffer().get(static_cast<size_t>(aBlockFloats * blocksPerGroup));
+  float* aPack = prepackedA ? nullptr : packedABuffer().get(static_cast<size_t>(aBlockFloats * blocksPerGroup));
+  // The packed A of the depth blocks from b0 on.
+  auto aGroup = [&](int64_t b0) { return prepackedA ? prepackedA + b0 * aBlockFloats : aPack; };
 
   // Few columns (a convolution over small planes, a short batch): B's whole
   // width fits L2, so it is packed once, shared, next to A, and the tasks split
@@ -132,13 +161,13 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
     float* bShared = sharedBBuffer().get(static_cast<size_t>(bBlockFloats * blocksPerGroup));
     for (int64_t b0 = 0; b0 < blocks; b0 += blocksPerGroup) {
       const int64_t b1 = std::min(blocks, b0 + blocksPerGroup);
-      const int64_t packsPerBlock = aPanels + bPanels;
+      const int64_t aPacks = prepackedA ? 0 : aPanels, packsPerBlock = aPacks + bPanels;
       forEach((b1 - b0) * packsPerBlock, [&](int64_t t) {
         const int64_t blk = b0 + t / packsPerBlock, item = t % packsPerBlock, pc = blk * kKC, kc = std::min(kKC, K - pc);
-        if (item < aPanels) {
+        if (item < aPacks) {
           pr.packA(aPack + (blk - b0) * aBlockFloats + item * MR * kc, MR, panelStart(item), panelRows(item), pc, kc);
         } else {
-          const int64_t jp = item - aPanels, j0 = jp * NR;
+          const int64_t jp = item - aPacks, j0 = jp * NR;
           pr.packB(bShared + (blk - b0) * bBlockFloats + jp * NR * kc, NR, pc, kc, j0,
                    static_cast<int>(std::min<int64_t>(NR, N - j0)));
         }
@@ -148,7 +177,7 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t pc = blk * kKC, kc = std::min(kKC, K - pc);
         const bool firstK = pc == 0, lastK = pc + kc >= K;
-        const float* aBlock = aPack + (blk - b0) * aBlockFloats;
+        const float* aBlock = aGroup(b0) + (blk - b0) * aBlockFloats;
         const float* bBlock = bShared + (blk - b0) * bBlockFloats;
         forEach(aPanels, [&](int64_t ip) {
           const int64_t i0 = panelStart(ip);
@@ -166,10 +195,12 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
 
   for (int64_t b0 = 0; b0 < blocks; b0 += blocksPerGroup) {
     const int64_t b1 = std::min(blocks, b0 + blocksPerGroup);
-    forEach((b1 - b0) * aPanels, [&](int64_t t) {
-      const int64_t blk = b0 + t / aPanels, ip = t % aPanels, pc = blk * kKC, kc = std::min(kKC, K - pc);
-      pr.packA(aPack + (blk - b0) * aBlockFloats + ip * MR * kc, MR, panelStart(ip), panelRows(ip), pc, kc);
-    });
+    if (!prepackedA) {
+      forEach((b1 - b0) * aPanels, [&](int64_t t) {
+        const int64_t blk = b0 + t / aPanels, ip = t % aPanels, pc = blk * kKC, kc = std::min(kKC, K - pc);
+        pr.packA(aPack + (blk - b0) * aBlockFloats + ip * MR * kc, MR, panelStart(ip), panelRows(ip), pc, kc);
+      });
+    }
     forEach(colChunks * rowBlocks, [&](int64_t t) {
       const int64_t cb = t / rowBlocks, rb = t % rowBlocks;
       const int64_t jpBegin = cb * panelsPerChunk, jpEnd = std::min(bPanels, jpBegin + panelsPerChunk);
@@ -180,7 +211,7 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t pc = blk * kKC, kc = std::min(kKC, K - pc);
         const bool firstK = pc == 0, lastK = pc + kc >= K;
-        const float* aBlock = aPack + (blk - b0) * aBlockFloats;
+        const float* aBlock = aGroup(b0) + (blk - b0) * aBlockFloats;
         for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
           const int64_t j0 = jp * NR;
           pr.packB(bPack + (jp - jpBegin) * NR * kc, NR, pc, kc, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)));

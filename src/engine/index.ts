@@ -10,7 +10,7 @@ export { kernels, setBackend } from "./backend.js";
 export { add, sub, mul, div, neg, square, exp, log, sqrt, abs, reciprocal, clamp, pow, maximum, minimum } from "./ops/arithmetic.js";
 export { expand, sumTo } from "./ops/broadcast.js";
 export { matmul, linear } from "./ops/linalg.js";
-export { conv2d, conv2dAct, type Conv2dOptions, type Pair } from "./ops/conv.js";
+export { conv2d, conv2dAct, packConvWeights, type Conv2dOptions, type PackedConvWeights, type Pair } from "./ops/conv.js";
 export { batchNorm2d, type BatchNormOptions } from "./ops/norm.js";
 export { relu, relu6, leakyRelu, silu, sigmoid, tanh, hardswish, hardsigmoid } from "./ops/activation.js";
 export { maxPool2d, avgPool2d, adaptiveAvgPool2d, upsampleNearest2d, type MaxPool2dOptions, type AvgPool2dOptions, type UpsampleOptions } from "./ops/pool.js";

@@ -121,8 +121,15 @@ export interface Kernels {
     a: F32, strideA: number, b: F32, strideB: number, beta: number, c: F32, strideC: number): void;
 
   // ---- convolution ------------------------------------------------------------
-  /** y = act(conv(x, w) + bias); y [n,cOut,outH,outW]. `act` is an `Act` code; alpha is leakyRelu's slope. */
-  conv2d(g: ConvGeom, x: F32, w: F32, bias: F32 | null, y: F32, act: ActOp, alpha: number): void;
+  /**
+   * y = act(conv(x, w) + bias); y [n,cOut,outH,outW]. `act` is an `Act` code; alpha is leakyRelu's slope.
+   * `packed`, when given, is w as `convPackWeights` packed it (the kernel then reads it instead of w).
+   */
+  conv2d(g: ConvGeom, x: F32, w: F32, bias: F32 | null, y: F32, act: ActOp, alpha: number, packed?: F32 | null): void;
+  /** Floats of `w` packed for conv2d with this geometry's channels and kernel; 0 when packing gains nothing. */
+  convPackedLength(g: ConvGeom): number;
+  /** Packs w once for repeated conv2d calls (inference with fixed weights); packed has convPackedLength(g) floats. */
+  convPackWeights(g: ConvGeom, w: F32, packed: F32): void;
   /** dx = gradient of conv2d (without act) with respect to x. */
   conv2dBackwardInput(g: ConvGeom, dy: F32, w: F32, dx: F32): void;
   /** dw (and dbias when given) = gradients of conv2d (without act) with respect to w and bias. */

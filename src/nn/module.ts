@@ -188,8 +188,12 @@ export abstract class Module<In extends unknown[] = [Tensor], Out = Tensor> {
       const src = state.get(key);
       if (src !== undefined && !skip.has(key)) target.data.set(src.data);
     }
+    for (const [, m] of this.namedModules()) m.stateLoaded();
     return { missing, unexpected, mismatched };
   }
+
+  /** Called after loadStateDict has written new values: drop what was derived from the old ones. */
+  protected stateLoaded(): void {}
 
   /** Sets training mode on this module and every descendant. */
   train(mode = true): this {

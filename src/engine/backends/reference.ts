@@ -24,6 +24,11 @@ export const referenceKernels: Kernels = {
   setThreads: () => {},
   gemm,
   conv2d, conv2dBackwardInput, conv2dBackwardWeight,
+  // Nothing to pack: the loops read w as it is.
+  convPackedLength: () => 0,
+  convPackWeights: () => {
+    throw new Error("kiln: the reference backend packs no convolution weights (convPackedLength is 0)");
+  },
   batchNormTrain, batchNormInference, batchNormBackward,
   maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward,
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, upsampleNearest2d, upsampleNearest2dBackward,

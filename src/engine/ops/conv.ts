@@ -67,15 +67,35 @@ export function conv2d(x: Tensor, w: Tensor, b?: Tensor | null, opts: Conv2dOpti
   }, saved);
 }
 
+/** Convolution weights packed once by the kernels, for many inference calls with the same weights. */
+export interface PackedConvWeights {
+  readonly data: Float32Array;
+}
+
+/**
+ * Packs w for conv2dAct calls shaped like x (the batch and image size do not
+ * matter); null when the backend gains nothing from packing. The packed copy
+ * does not follow later changes to w.
+ */
+export function packConvWeights(x: Tensor, w: Tensor, opts: Conv2dOptions): PackedConvWeights | null {
+  const g = geometry(x, w, null, opts);
+  const k = kernels();
+  const length = k.convPackedLength(g);
+  if (length === 0) return null;
+  const data = new Float32Array(length);
+  k.convPackWeights(g, w.data, data);
+  return { data };
+}
+
 /**
  * Inference: act(conv2d(x, w, b)) in one kernel call (batch norm folded into w
  * and b beforehand); `act` is an `Act` code, alpha leakyRelu's slope. It has no
  * backward: training uses conv2d, batchNorm2d and the activation op.
  */
-export function conv2dAct(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts: Conv2dOptions, act: ActOp, alpha = 0): Tensor {
+export function conv2dAct(x: Tensor, w: Tensor, b: Tensor | null | undefined, opts: Conv2dOptions, act: ActOp, alpha = 0, packed: PackedConvWeights | null = null): Tensor {
   const g = geometry(x, w, b, opts);
   const y = empty([g[0], g[4], g[14], g[15]]);
-  kernels().conv2d(g, x.data, w.data, b ? b.data : null, y.data, act, alpha);
+  kernels().conv2d(g, x.data, w.data, b ? b.data : null, y.data, act, alpha, packed?.data ?? null);
   if (!needsGrad(x, w, b)) return y;
   return record("conv2dAct", y, b ? [x, w, b] : [x, w], () => {
     throw new Error("kiln: backward not supported for conv2dAct (the fused inference op); train with conv2d, batchNorm2d and the activation");

@@ -1,7 +1,9 @@
 // Conv2d, as torch.nn.Conv2d: weight [outC, inC/groups, kh, kw], optional bias,
 // PyTorch's default initialisation. After `fuse()` it may also carry a folded
 // BatchNorm (in its weight and bias) and an activation applied in the kernel.
-import { conv2d, conv2dAct, defaultRng, zeros, type Pair, type Rng, type Tensor } from "../../engine/index.js";
+import {
+  conv2d, conv2dAct, defaultRng, isGradEnabled, packConvWeights, zeros, type PackedConvWeights, type Pair, type Rng, type Tensor,
+} from "../../engine/index.js";
 import { Act, type ActOp } from "../../engine/kernels.js";
 import { defaultBiasInit_, defaultWeightInit_ } from "../init.js";
 import { Module } from "../module.js";
@@ -30,6 +32,10 @@ export class Conv2d extends Module {
   bias: Tensor | null;
   /** The activation fused into this convolution by `fuse()` (inference only). */
   fusedAct: { act: ActOp; alpha: number } | null = null;
+  /** Set by `fuse()`: the weights are final, so inference packs them once for the kernel. */
+  private folded = false;
+  /** The folded weights as the kernel packed them (undefined: not packed yet; null: packing gains nothing). */
+  private packed: PackedConvWeights | null | undefined;
 
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
     super();
@@ -56,15 +62,26 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (this.fusedAct !== null) return conv2dAct(x, this.weight, this.bias, this.convOptions, this.fusedAct.act, this.fusedAct.alpha);
+    const { act, alpha } = this.fusedAct ?? { act: Act.none, alpha: 0 };
+    if (this.folded && !isGradEnabled()) {
+      if (this.packed === undefined) this.packed = packConvWeights(x, this.weight, this.convOptions);
+      return conv2dAct(x, this.weight, this.bias, this.convOptions, act, alpha, this.packed);
+    }
+    if (this.fusedAct !== null) return conv2dAct(x, this.weight, this.bias, this.convOptions, act, alpha);
     return conv2d(x, this.weight, this.bias, this.convOptions);
   }
 
-  /** Replaces the weight and bias with folded ones (see fuse.ts). */
+  /** Replaces the weight and bias with folded ones (see fuse.ts); they are final from then on. */
   setFolded(weight: Tensor, bias: Tensor): void {
     this.weight = this.replaceParameter("weight", weight);
     if (this.bias === null) this.bias = this.registerParameter("bias", bias);
     else this.bias = this.replaceParameter("bias", bias);
+    this.folded = true;
+    this.packed = undefined;
+  }
+
+  protected override stateLoaded(): void {
+    this.packed = undefined;
   }
 
   /** Applies `act` inside the convolution kernel from now on (Act.none clears it); alpha is LeakyReLU's slope. */

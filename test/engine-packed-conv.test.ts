@@ -1,0 +1,70 @@
+// Inference packs a fused convolution's weights once (packConvWeights) and the
+// kernel then reads the packed copy instead of packing them on every call.
+// The oracle is the same kernel packing on each call: the micro-kernel calls
+// are the same, so the outputs must be the same bits, on every GEMM path
+// (several depth blocks, many or few columns, small staged planes, groups).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Act, type ActOp } from "../src/engine/kernels.js";
+import { conv2dAct, noGrad, packConvWeights, randn, Rng, setBackend, type Conv2dOptions } from "../src/engine/index.js";
+import { createModel } from "../src/models/index.js";
+
+interface Case { name: string; x: number[]; w: number[]; opts: Conv2dOptions; act: ActOp }
+
+const cases: Case[] = [
+  { name: "3x3, 2 depth blocks (K = 576), many columns", x: [1, 64, 40, 40], w: [29, 64, 3, 3], opts: { padding: 1 }, act: Act.silu },
+  { name: "1x1 pointwise, rows not a multiple of MR", x: [2, 48, 12, 12], w: [37, 48, 1, 1], opts: {}, act: Act.relu },
+  { name: "3x3 stride 2, small staged planes, K = 1152", x: [3, 128, 8, 8], w: [64, 128, 3, 3], opts: { stride: 2, padding: 1 }, act: Act.none },
+  { name: "grouped 3x3", x: [1, 32, 9, 11], w: [24, 8, 3, 3], opts: { padding: 1, groups: 4 }, act: Act.hardswish },
+  { name: "7x7 stride 2, 3 input channels", x: [1, 3, 33, 33], w: [16, 3, 7, 7], opts: { stride: 2, padding: 3 }, act: Act.relu6 },
+];
+
+for (const c of cases) {
+  test(`packed weights give the same bits as packing per call: ${c.name}`, () => {
+    const rng = new Rng(11);
+    const x = randn(c.x, rng), w = randn(c.w, rng), b = randn([c.w[0]], rng);
+    noGrad(() => {
+      const packed = packConvWeights(x, w, c.opts);
+      assert.ok(packed !== null, "the native backend packs dense and grouped convolutions");
+      const expected = conv2dAct(x, w, b, c.opts, c.act);
+      const actual = conv2dAct(x, w, b, c.opts, c.act, 0, packed);
+      assert.deepEqual(actual.shape, expected.shape);
+      assert.ok(actual.data.every((v, i) => Object.is(v, expected.data[i])), "outputs differ");
+      // The same packed weights serve another batch size and image size.
+      const x2 = randn([c.x[0] + 1, c.x[1], c.x[2] + 3, c.x[3] + 2], rng);
+      const e2 = conv2dAct(x2, w, b, c.opts, c.act), a2 = conv2dAct(x2, w, b, c.opts, c.act, 0, packed);
+      assert.ok(a2.data.every((v, i) => Object.is(v, e2.data[i])), "outputs differ for another input size");
+    });
+  });
+}
+
+test("packed weights of another geometry are refused", () => {
+  const rng = new Rng(1);
+  const x = randn([1, 8, 6, 6], rng), w = randn([4, 8, 3, 3], rng), other = randn([5, 8, 3, 3], rng);
+  const packed = packConvWeights(x, other, {});
+  assert.throws(() => conv2dAct(x, w, null, {}, Act.none, 0, packed), /packed weights of another geometry/);
+});
+
+test("depthwise convolutions and the reference backend pack nothing", () => {
+  const rng = new Rng(2);
+  const x = randn([1, 8, 6, 6], rng);
+  assert.equal(packConvWeights(x, randn([8, 1, 3, 3], rng), { groups: 8 }), null);
+  setBackend("reference");
+  try {
+    assert.equal(packConvWeights(x, randn([4, 8, 3, 3], rng), {}), null);
+  } finally {
+    setBackend("native");
+  }
+});
+
+test("a fused model repacks after loadStateDict writes new weights", () => {
+  const x = randn([1, 3, 32, 32], new Rng(3));
+  const a = createModel("resnet18", { nc: 5, rng: new Rng(4) }).fuse();
+  const b = createModel("resnet18", { nc: 5, rng: new Rng(5) }).fuse();
+  noGrad(() => {
+    a.forward(x); // packs a's own weights
+    a.loadStateDict(b.stateDict());
+    const fromA = a.forward(x), fromB = b.forward(x);
+    assert.ok(fromA.data.every((v, i) => Object.is(v, fromB.data[i])), "stale packed weights were used");
+  });
+});
