@@ -33,7 +33,8 @@ export interface DetectPredictOptions {
 export type DecodeBatch = (images: Float32Array, size: number, imgsz: number) => Promise<DecodedImage[]>;
 
 export async function predictDetections(ckpt: Checkpoint, o: DetectPredictOptions): Promise<{ images: ImageDetections[]; savedTo: string | null }> {
-  const model = detectorFromCheckpoint(ckpt, o.model);
+  // Fused for inference (BN folded, activation in the conv kernel, weights packed once), as Ultralytics' val/predict do.
+  const model = detectorFromCheckpoint(ckpt, o.model).fuse();
   const nc = ckpt.model.classes.length;
   const decode: DecodeBatch = async (images, size, imgsz) => noGrad(() => tidy(() =>
     decodeDetections(model.forward(tensor(images, [size, 3, imgsz, imgsz])), model.detect.strides, nc, imgsz)));

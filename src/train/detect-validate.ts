@@ -36,7 +36,8 @@ export async function validateDetector(ckpt: Checkpoint, o: { model: string; dat
   if (ds.classes.length !== classes.length || ds.classes.some((c, i) => c !== classes[i])) {
     throw new KilnError(`the dataset ${data} has classes [${ds.classes.join(", ")}], the model ${o.model} was trained on [${classes.join(", ")}]. Fix: evaluate on data with the same classes.`);
   }
-  const model = detectorFromCheckpoint(ckpt, o.model);
+  // Fused for inference (BN folded, activation in the conv kernel, weights packed once), as Ultralytics' val/predict do.
+  const model = detectorFromCheckpoint(ckpt, o.model).fuse();
   const loader = new DetectionLoader(samples, { batch: o.batch ?? config.batch ?? 16, imgsz: ckpt.model.imgsz, shuffle: false, seed: 0, dropLast: false, augment: null });
   const task = new DetectTask({
     classes, imgsz: ckpt.model.imgsz, gains: { box: config.box ?? 7.5, cls: config.cls ?? 0.5, dfl: config.dfl ?? 1.5 },

@@ -101,7 +101,8 @@ export async function predictImages(options: PredictOptions): Promise<PredictRes
       const r = await predictDetections(ckpt, { ...options, files });
       return { predictions: [], detections: r.images, savedTo: r.savedTo };
     }
-    const model = modelFromCheckpoint(ckpt, options.model);
+    // Fused for inference (BN folded, activation in the conv kernel, weights packed once), as Ultralytics' val/predict do.
+    const model = modelFromCheckpoint(ckpt, options.model).fuse();
     meta = ckpt.model;
     forward = async (images, shape) => noGrad(() => tidy(() => model.forward(tensor(images, shape)).toArray()));
   }

@@ -42,7 +42,8 @@ export async function validateCheckpoint(options: ValOptions): Promise<ValResult
   if (ds.classes.length !== classes.length || ds.classes.some((c, i) => c !== classes[i])) {
     throw new KilnError(`the dataset ${data} has classes [${ds.classes.join(", ")}], the model ${options.model} was trained on [${classes.join(", ")}]. Fix: evaluate on data with the same classes.`);
   }
-  const model = modelFromCheckpoint(ckpt, options.model);
+  // Fused for inference (BN folded, activation in the conv kernel, weights packed once), as Ultralytics' val/predict do.
+  const model = modelFromCheckpoint(ckpt, options.model).fuse();
   const loader = new DataLoader(samples, {
     batch: options.batch ?? config.batch ?? 32, imgsz: ckpt.model.imgsz, channels: ckpt.model.channels, shuffle: false, seed: 0, dropLast: false,
     augment: null, normalize: ckpt.model.normalize, cache: false, prefetch: 2,
