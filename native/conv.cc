@@ -5,6 +5,7 @@
 #include "conv.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "conv_depthwise.h"
@@ -57,21 +58,53 @@ constexpr int64_t kStagingPlane = 64;
 // Largest staging matrix (16 MB); bigger outputs take the straddling tiles.
 constexpr int64_t kStagingMax = 4 << 20;
 
-// Floats of one group's weights packed for the forward GEMM (gemm_driver.h).
-int64_t packedGroupLength(const ConvGeometry& g) { return packedALength(activeMicroKernel(), g.cOutG(), g.depth()); }
+// Output pixels as the GEMM's rows and channels in the vector lanes, rather
+// than the other way round, where that fills more lanes: a 7x7 plane fills 49
+// of 64 pixel lanes, 512 channels all of theirs (resnet18's last stage).
+// Either way every output is the same sum in the same order.
+bool pixelRows(const ConvGeometry& f) {
+  const int64_t nr = activeMicroKernel().nr, pixels = f.n * f.outPlane(), channels = f.cOutG();
+  auto filled = [&](int64_t n) { return static_cast<double>(n) / static_cast<double>(ceilDiv(n, nr) * nr); };
+  return filled(channels) > filled(pixels) + 0.05 && pixels * channels <= kStagingMax;
+}
 
 // The weights packed once for many forward calls (inference): a header that
-// says what they were packed for, then each group's packed A. Length 0 where
-// the forward pass would not use them (the direct depthwise path).
-constexpr int64_t kPackHeader = 4;
-void packHeader(const ConvGeometry& g, float* h) {
+// says what they were packed for, then each group's packed weights, as the
+// A operand (channel rows) or the B operand (pixel rows). Length 0 where the
+// forward pass would not use them (the direct depthwise path).
+constexpr int64_t kPackHeader = 16;  // 64 bytes: the packed panels stay 64-byte aligned
+void packHeader(const ConvGeometry& g, bool pixelLayout, float* h) {
+  const MicroKernel& uk = activeMicroKernel();
   h[0] = static_cast<float>(g.cOutG());
   h[1] = static_cast<float>(g.depth());
   h[2] = static_cast<float>(g.groups);
-  h[3] = static_cast<float>(activeMicroKernel().mr);
+  h[3] = static_cast<float>(uk.mr);
+  h[4] = static_cast<float>(uk.nr);
+  h[5] = pixelLayout ? 1.0f : 0.0f;
+  for (int64_t i = 6; i < kPackHeader; ++i) h[i] = 0.0f;
 }
-int64_t packedWeightsLength(const ConvGeometry& g) {
-  return useDepthwise(g) ? 0 : kPackHeader + g.groups * packedGroupLength(g);
+int64_t packedGroupLength(const ConvGeometry& g, bool pixelLayout) {
+  const MicroKernel& uk = activeMicroKernel();
+  return packedLength(g.cOutG(), pixelLayout ? uk.nr : uk.mr, g.depth());
+}
+int64_t packedWeightsLength(const ConvGeometry& g, bool pixelLayout) {
+  return useDepthwise(g) ? 0 : kPackHeader + g.groups * packedGroupLength(g, pixelLayout);
+}
+
+// The packed weights (past the header) when they were packed for this
+// geometry's layout; null when they were packed for the other layout (an
+// input of another size): the call then packs as usual. Weights packed for
+// another convolution are an error.
+const float* packedFor(const ConvGeometry& g, const Span& packed) {
+  if (!packed.data) return nullptr;
+  const bool pixelLayout = packed.length > 5 && packed.data[5] == 1.0f;
+  require(reinterpret_cast<uintptr_t>(packed.data) % 64 == 0, "conv2d: packed weights must come from convPackWeights");
+  float header[kPackHeader];
+  packHeader(g, pixelLayout, header);
+  require(!useDepthwise(g) && static_cast<int64_t>(packed.length) == packedWeightsLength(g, pixelLayout) &&
+              std::equal(header, header + kPackHeader, packed.data),
+          "conv2d: packed weights of another geometry");
+  return pixelLayout == pixelRows(flattened(g)) ? packed.data + kPackHeader : nullptr;
 }
 
 void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int act,
@@ -79,13 +112,34 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
   if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
   const ConvGeometry f = flattened(g);
   const int64_t P = f.outPlane(), N = f.n * P, cOutG = f.cOutG();
-  const bool staged = P < kStagingPlane && cOutG * N <= kStagingMax && f.depth() > kKC;
   thread_local ScratchBuffer stagingBuf;
+  if (!flippedWeights && pixelRows(f)) {
+    float* staging = stagingBuf.get(static_cast<size_t>(cOutG * N));
+    for (int64_t group = 0; group < f.groups; ++group) {
+      ConvForwardPixelsProblem pr{f, group, x, w, staging};
+      Prepacked pre;
+      if (packedW) pre.b = packedW + group * packedGroupLength(f, true);
+      runBlockedGemm(activeMicroKernel(), pr, N, cOutG, f.depth(), pre);
+      // staging[n*P + q][co] -> y[n][group*cOutG + co][q], with the epilogue.
+      parallelFor(cOutG, [&](int64_t co) {
+        const int64_t c = group * cOutG + co;
+        for (int64_t n = 0; n < f.n; ++n) {
+          float* dst = y + (n * f.cOut + c) * P;
+          const float* src = staging + n * P * cOutG + co;
+          for (int64_t q = 0; q < P; ++q) dst[q] = src[q * cOutG];
+          if (bias || act != kActNone) finishRow(dst, P, bias ? bias[c] : 0.0f, act, alpha);
+        }
+      });
+    }
+    return;
+  }
+  const bool staged = P < kStagingPlane && cOutG * N <= kStagingMax && f.depth() > kKC;
   float* staging = staged ? stagingBuf.get(static_cast<size_t>(cOutG * N)) : nullptr;
   for (int64_t group = 0; group < f.groups; ++group) {
     ConvForwardProblem pr{f, group, x, w, bias, y, act, alpha, staging, flippedWeights};
-    runBlockedGemm(activeMicroKernel(), pr, cOutG, N, f.depth(),
-                   packedW ? packedW + group * packedGroupLength(f) : nullptr);
+    Prepacked pre;
+    if (packedW) pre.a = packedW + group * packedGroupLength(f, false);
+    runBlockedGemm(activeMicroKernel(), pr, cOutG, N, f.depth(), pre);
     if (!staged) continue;
     // staging[co][n*P + q] -> y[n][group*cOutG + co][q], with the epilogue.
     parallelFor(cOutG, [&](int64_t co) {
@@ -258,34 +312,46 @@ void conv2dExport(const Args& args) {
   requireLength(w, g.cOut * g.depth(), "w");
   if (bias.data) requireLength(bias, g.cOut, "bias");
   requireLength(y, g.n * g.cOut * g.outPlane(), "y");
-  Span packed = args.f32OrNull(7);
-  if (packed.data) {
-    float header[kPackHeader];
-    packHeader(g, header);
-    require(static_cast<int64_t>(packed.length) == packedWeightsLength(g) &&
-                std::equal(header, header + kPackHeader, packed.data),
-            "conv2d: packed weights of another geometry");
-  }
-  forward(g, x.data, w.data, bias.data, y.data, act, alpha, false, packed.data ? packed.data + kPackHeader : nullptr);
+  forward(g, x.data, w.data, bias.data, y.data, act, alpha, false, packedFor(g, args.f32OrNull(7)));
 }
 
-napi_value convPackedLengthExport(const Args& args) {
-  napi_value out;
-  napi_create_double(args.env(), static_cast<double>(packedWeightsLength(readGeometry(args, 0))), &out);
-  return out;
-}
-
-void convPackWeightsExport(const Args& args) {
+// convPackWeights(geometry, w) -> Float32Array | null: the weights packed for
+// the layout this geometry (its batch and image size included) runs in, in
+// 64-byte aligned memory of the addon's own (the micro-kernels load B panels
+// aligned), freed when the array is collected; null for depthwise weights.
+napi_value convPackWeightsExport(const Args& args) {
   const ConvGeometry g = flattened(readGeometry(args, 0));
-  Span w = args.f32(1), packed = args.f32(2);
+  Span w = args.f32(1);
   requireLength(w, g.cOut * g.depth(), "w");
-  require(packedWeightsLength(g) > 0 && static_cast<int64_t>(packed.length) == packedWeightsLength(g),
-          "convPackWeights: wrong packed length");
-  packHeader(g, packed.data);
-  for (int64_t group = 0; group < g.groups; ++group) {
-    ConvForwardProblem pr{g, group, nullptr, w.data, nullptr, nullptr, kActNone, 0.0f};
-    packAllA(activeMicroKernel(), pr, g.cOutG(), g.depth(), packed.data + kPackHeader + group * packedGroupLength(g));
+  napi_env env = args.env();
+  napi_value out;
+  const bool pixelLayout = pixelRows(g);
+  const int64_t length = packedWeightsLength(g, pixelLayout);
+  if (length == 0) {
+    napi_get_null(env, &out);
+    return out;
   }
+  const size_t bytes = static_cast<size_t>((length * 4 + 63) / 64 * 64);
+  float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!data) throw std::bad_alloc();
+  packHeader(g, pixelLayout, data);
+  const MicroKernel& uk = activeMicroKernel();
+  for (int64_t group = 0; group < g.groups; ++group) {
+    float* dst = data + kPackHeader + group * packedGroupLength(g, pixelLayout);
+    if (pixelLayout) {
+      packAllB(uk, ConvForwardPixelsProblem{g, group, nullptr, w.data, nullptr}, g.cOutG(), g.depth(), dst);
+    } else {
+      packAllA(uk, ConvForwardProblem{g, group, nullptr, w.data, nullptr, nullptr, kActNone, 0.0f}, g.cOutG(), g.depth(), dst);
+    }
+  }
+  napi_value buffer;
+  if (napi_create_external_arraybuffer(env, data, bytes, [](napi_env, void* p, void*) { std::free(p); }, nullptr,
+                                       &buffer) != napi_ok) {
+    std::free(data);
+    throw JsError("kiln: convPackWeights: cannot hand the packed weights to JavaScript");
+  }
+  napi_create_typedarray(env, napi_float32_array, static_cast<size_t>(length), buffer, 0, &out);
+  return out;
 }
 
 void conv2dBackwardInputExport(const Args& args) {
@@ -311,8 +377,7 @@ void conv2dBackwardWeightExport(const Args& args) {
 
 void registerConv(napi_env env, napi_value exports) {
   exportFn(env, exports, "conv2d", wrap<conv2dExport>);
-  exportFn(env, exports, "convPackedLength", wrapValue<convPackedLengthExport>);
-  exportFn(env, exports, "convPackWeights", wrap<convPackWeightsExport>);
+  exportFn(env, exports, "convPackWeights", wrapValue<convPackWeightsExport>);
   exportFn(env, exports, "conv2dBackwardInput", wrap<conv2dBackwardInputExport>);
   exportFn(env, exports, "conv2dBackwardWeight", wrap<conv2dBackwardWeightExport>);
 }

@@ -122,6 +122,39 @@ inline void im2colBlock(const ConvGeometry& g, int64_t cBase, const float* x, fl
                                  table.data(), segs);
 }
 
+// dst[r*width + c] = im2col(x)[p0 + r][j0 + c] for r < kc, c < cols (0 for
+// c >= cols): the image's columns for a depth block, any stride.
+inline void packIm2col(const ConvGeometry& g, int64_t group, const float* x, float* dst, int width, int64_t p0,
+                       int64_t kc, int64_t j0, int cols) {
+  const int64_t taps = g.taps(), cBase = group * g.cInG();
+  if (g.strideW <= 2 && width <= kKC) {  // table-driven: index arithmetic once per panel
+    im2colBlock(g, cBase, x, dst, width, p0, kc, j0, cols);
+    return;
+  }
+  PixelRun runs[64];
+  const int nRuns = splitPixelRuns(g, j0, cols, runs);
+  int64_t c = p0 / taps, ky = (p0 % taps) / g.kw, kx = p0 % g.kw;
+  for (int64_t p = 0; p < kc; ++p) {
+    float* d = dst + p * width;
+    for (int r = 0; r < nRuns; ++r) {
+      const PixelRun& run = runs[r];
+      const int64_t iy = run.oy * g.strideH - g.padH + ky * g.dilH;
+      float* out = d + run.col;
+      if (iy < 0 || iy >= g.h) {
+        for (int t = 0; t < run.len; ++t) out[t] = 0.0f;
+        continue;
+      }
+      const float* src = x + ((run.n * g.cIn + cBase + c) * g.h + iy) * g.w;
+      gatherRow(out, src, run.ox * g.strideW - g.padW + kx * g.dilW, g.strideW, run.len, g.w);
+    }
+    for (int j = cols; j < width; ++j) d[j] = 0.0f;
+    if (++kx == g.kw) {
+      kx = 0;
+      if (++ky == g.kh) ky = 0, ++c;
+    }
+  }
+}
+
 // The fused epilogue, in place: row = act(row + bias), vectorised.
 inline void finishRow(float* row, int64_t count, float bias, int act, float alpha) {
   vec().biasAct(row, count, bias, act, alpha);
@@ -168,33 +201,7 @@ struct ConvForwardProblem {
   }
 
   void packB(float* dst, int width, int64_t p0, int64_t kc, int64_t j0, int cols) const {
-    const int64_t taps = g.taps(), cBase = group * g.cInG();
-    if (g.strideW <= 2 && width <= kKC) {  // table-driven: index arithmetic once per panel
-      im2colBlock(g, cBase, x, dst, width, p0, kc, j0, cols);
-      return;
-    }
-    PixelRun runs[64];
-    const int nRuns = splitPixelRuns(g, j0, cols, runs);
-    int64_t c = p0 / taps, ky = (p0 % taps) / g.kw, kx = p0 % g.kw;
-    for (int64_t p = 0; p < kc; ++p) {
-      float* d = dst + p * width;
-      for (int r = 0; r < nRuns; ++r) {
-        const PixelRun& run = runs[r];
-        const int64_t iy = run.oy * g.strideH - g.padH + ky * g.dilH;
-        float* out = d + run.col;
-        if (iy < 0 || iy >= g.h) {
-          for (int t = 0; t < run.len; ++t) out[t] = 0.0f;
-          continue;
-        }
-        const float* src = x + ((run.n * g.cIn + cBase + c) * g.h + iy) * g.w;
-        gatherRow(out, src, run.ox * g.strideW - g.padW + kx * g.dilW, g.strideW, run.len, g.w);
-      }
-      for (int j = cols; j < width; ++j) d[j] = 0.0f;
-      if (++kx == g.kw) {
-        kx = 0;
-        if (++ky == g.kh) ky = 0, ++c;
-      }
-    }
+    packIm2col(g, group, x, dst, width, p0, kc, j0, cols);
   }
 
   void tile(const MicroKernel& uk, const float* ap, const float* bp, int64_t kc, int64_t i0, int64_t j0, int rows,
@@ -240,6 +247,33 @@ struct ConvForwardProblem {
         if (lastK && (bias || act != kActNone)) finishRow(dst, len, bias ? bias[co0 + i] : 0.0f, act, alpha);
       }
     }
+  }
+};
+
+// The forward convolution with the GEMM's roles swapped: output pixels are
+// the rows and channels the columns (the vector lanes), C[n*P + q][co] into a
+// [batch*P x cOutG] staging matrix: M = batch*P, N = cOutG, K = depth. Every
+// element is the same sum, in the same order, as in ConvForwardProblem.
+struct ConvForwardPixelsProblem {
+  const ConvGeometry& g;
+  int64_t group;
+  const float* x;
+  const float* w;
+  float* staging;
+
+  void packA(float* dst, int width, int64_t i0, int rows, int64_t p0, int64_t kc) const {
+    packIm2col(g, group, x, dst, width, p0, kc, i0, rows);
+  }
+
+  void packB(float* dst, int width, int64_t p0, int64_t kc, int64_t j0, int cols) const {
+    const int64_t K = g.depth();
+    packTransposed(dst, width, w + (group * g.cOutG() + j0) * K + p0, K, cols, kc);
+  }
+
+  void tile(const MicroKernel& uk, const float* ap, const float* bp, int64_t kc, int64_t i0, int64_t j0, int rows,
+            int cols, bool firstK, bool) const {
+    const int64_t ld = g.cOutG();
+    uk.run(kc, ap, bp, staging + i0 * ld + j0, ld, 1.0f, firstK ? 0.0f : 1.0f, rows, cols);
   }
 };
 

@@ -39,6 +39,10 @@ constexpr int64_t kKC = 512;
 // Most columns of B per task: its packed chunk (512 x 512 floats, 1 MB)
 // stays in the 2 MB L2 while the task's A micro-panels pass over it.
 constexpr int64_t kTaskColumns = 512;
+// Below this many floats of A (256 KB), A stays in every core's L2 anyway:
+// column chunks then beat a shared B, which each core would read half of from
+// the other core's cache (measured: yolov8n's 64x576 convolutions over 20x20).
+constexpr int64_t kSharedBMinA = 256 << 10;
 // Most floats of packed A held at once (16 MB).
 constexpr int64_t kPackedAMax = 4 << 20;
 
@@ -95,14 +99,20 @@ struct APanels {
   int rows(int64_t ip) const { return static_cast<int>(base + (ip < extra ? 1 : 0)); }
 };
 
-// Packed A, whole: every depth block's panels in the layout runBlockedGemm
-// reads (block b at b * panels * MR * kKC, panel ip at ip * MR * kc within
-// it). A caller that multiplies by the same A many times (inference with
-// fixed weights) packs it once and passes it as prepackedA.
-inline int64_t packedALength(const MicroKernel& uk, int64_t M, int64_t K) {
-  return ceilDiv(M, uk.mr) * uk.mr * kKC * ceilDiv(K, kKC);
+// A or B packed whole, once: every depth block's panels in the layout
+// runBlockedGemm reads (block b at b * panels * width * kKC, panel i at
+// i * width * kc within it). A caller that multiplies by the same weights
+// many times (inference) packs them once and passes them as Prepacked.
+struct Prepacked {
+  const float* a = nullptr;
+  const float* b = nullptr;
+};
+
+inline int64_t packedLength(int64_t rows, int width, int64_t K) {
+  return ceilDiv(rows, width) * width * kKC * ceilDiv(K, kKC);
 }
 
+// A's panels: MR rows each, rows spread evenly (APanels).
 template <class Problem>
 void packAllA(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t K, float* dst) {
   const APanels panels(M, uk.mr);
@@ -113,9 +123,18 @@ void packAllA(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t K, fl
   });
 }
 
+// B's panels: NR columns each, the last one short.
 template <class Problem>
-void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t N, int64_t K,
-                    const float* prepackedA = nullptr) {
+void packAllB(const MicroKernel& uk, const Problem& pr, int64_t N, int64_t K, float* dst) {
+  const int64_t count = ceilDiv(N, uk.nr), blockFloats = count * uk.nr * kKC;
+  parallelFor(ceilDiv(K, kKC) * count, [&](int64_t t) {
+    const int64_t blk = t / count, jp = t % count, pc = blk * kKC, kc = std::min(kKC, K - pc), j0 = jp * uk.nr;
+    pr.packB(dst + blk * blockFloats + jp * uk.nr * kc, uk.nr, pc, kc, j0, static_cast<int>(std::min<int64_t>(uk.nr, N - j0)));
+  });
+}
+
+template <class Problem>
+void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t N, int64_t K, Prepacked pre = {}) {
   if (M <= 0 || N <= 0 || K <= 0) return;
   const int MR = uk.mr, NR = uk.nr;
   const APanels panels(M, MR);
@@ -132,7 +151,6 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
   const int64_t colChunks = std::min(bPanels, std::max(ceilDiv(N, kTaskColumns), wantTasks));
   const int64_t panelsPerChunk = ceilDiv(bPanels, colChunks);
   const int64_t rowBlocks = std::min(aPanels, ceilDiv(wantTasks, colChunks));
-  const int64_t panelsPerRowBlock = ceilDiv(aPanels, rowBlocks);
   auto forEach = [serial](int64_t count, const auto& fn) {
     if (serial) {
       for (int64_t i = 0; i < count; ++i) fn(i);
@@ -144,48 +162,54 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
   // A is packed for several depth blocks at once (all of them when it fits
   // kPackedAMax), so that each task then runs through those blocks on its own:
   // two thread-pool jobs per group of depth blocks, not two per block.
-  const int64_t aBlockFloats = aPanels * MR * kKC;
+  const int64_t aBlockFloats = aPanels * MR * kKC, bBlockFloats = bPanels * NR * kKC;
   const int64_t blocks = ceilDiv(K, kKC);
   const int64_t blocksPerGroup = std::clamp<int64_t>(kPackedAMax / aBlockFloats, 1, blocks);
-  float* aPack = prepackedA ? nullptr : packedABuffer().get(static_cast<size_t>(aBlockFloats * blocksPerGroup));
+  float* aPack = pre.a ? nullptr : packedABuffer().get(static_cast<size_t>(aBlockFloats * blocksPerGroup));
   // The packed A of the depth blocks from b0 on.
-  auto aGroup = [&](int64_t b0) { return prepackedA ? prepackedA + b0 * aBlockFloats : aPack; };
+  auto aGroup = [&](int64_t b0) { return pre.a ? pre.a + b0 * aBlockFloats : aPack; };
+  const int64_t aPacks = pre.a ? 0 : aPanels;
 
   // Few columns (a convolution over small planes, a short batch): B's whole
   // width fits L2, so it is packed once, shared, next to A, and the tasks split
   // A's rows. Column chunks would each stream all of A from memory again (a
   // 512 x 4608 weight matrix read four times for N = 128) and repack B per row
   // block. The micro-kernel calls are the same either way, so are the results.
-  if (!serial && bPanels * NR <= kTaskColumns && aPanels >= 2) {
-    const int64_t bBlockFloats = bPanels * NR * kKC;
-    float* bShared = sharedBBuffer().get(static_cast<size_t>(bBlockFloats * blocksPerGroup));
+  if (!serial && bPanels * NR <= kTaskColumns && aPanels >= 2 && M * K > kSharedBMinA) {
+    float* bShared = pre.b ? nullptr : sharedBBuffer().get(static_cast<size_t>(bBlockFloats * blocksPerGroup));
+    const int64_t bPacks = pre.b ? 0 : bPanels;
     for (int64_t b0 = 0; b0 < blocks; b0 += blocksPerGroup) {
       const int64_t b1 = std::min(blocks, b0 + blocksPerGroup);
-      const int64_t aPacks = prepackedA ? 0 : aPanels, packsPerBlock = aPacks + bPanels;
-      forEach((b1 - b0) * packsPerBlock, [&](int64_t t) {
-        const int64_t blk = b0 + t / packsPerBlock, item = t % packsPerBlock, pc = blk * kKC, kc = std::min(kKC, K - pc);
-        if (item < aPacks) {
-          pr.packA(aPack + (blk - b0) * aBlockFloats + item * MR * kc, MR, panelStart(item), panelRows(item), pc, kc);
-        } else {
-          const int64_t jp = item - aPacks, j0 = jp * NR;
-          pr.packB(bShared + (blk - b0) * bBlockFloats + jp * NR * kc, NR, pc, kc, j0,
-                   static_cast<int>(std::min<int64_t>(NR, N - j0)));
-        }
-      });
-      // Depth block by block, one A panel per task: the block of B (<= 1 MB)
-      // stays in each core's L2 while its A panels pass over it.
+      const int64_t packsPerBlock = aPacks + bPacks;
+      if (packsPerBlock > 0) {
+        forEach((b1 - b0) * packsPerBlock, [&](int64_t t) {
+          const int64_t blk = b0 + t / packsPerBlock, item = t % packsPerBlock, pc = blk * kKC, kc = std::min(kKC, K - pc);
+          if (item < aPacks) {
+            pr.packA(aPack + (blk - b0) * aBlockFloats + item * MR * kc, MR, panelStart(item), panelRows(item), pc, kc);
+          } else {
+            const int64_t jp = item - aPacks, j0 = jp * NR;
+            pr.packB(bShared + (blk - b0) * bBlockFloats + jp * NR * kc, NR, pc, kc, j0,
+                     static_cast<int>(std::min<int64_t>(NR, N - j0)));
+          }
+        });
+      }
+      // Depth block by block, over tasks that each take an even share of the
+      // (A panel, B panel) tiles in A-panel-major order (an A panel stays in
+      // L1 across its run of B panels; B's block, <= 1 MB, stays in L2). Not
+      // one A panel per task: 5 panels on 2 threads would leave one idle 1/6
+      // of the time.
+      const int64_t tiles = aPanels * bPanels, tasks = std::min(tiles, 4 * static_cast<int64_t>(threads));
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t pc = blk * kKC, kc = std::min(kKC, K - pc);
         const bool firstK = pc == 0, lastK = pc + kc >= K;
         const float* aBlock = aGroup(b0) + (blk - b0) * aBlockFloats;
-        const float* bBlock = bShared + (blk - b0) * bBlockFloats;
-        forEach(aPanels, [&](int64_t ip) {
-          const int64_t i0 = panelStart(ip);
-          const int rows = panelRows(ip);
-          for (int64_t jp = 0; jp < bPanels; ++jp) {
-            const int64_t j0 = jp * NR;
+        const float* bBlock = pre.b ? pre.b + blk * bBlockFloats : bShared + (blk - b0) * bBlockFloats;
+        forEach(tasks, [&](int64_t task) {
+          for (int64_t t = tiles * task / tasks; t < tiles * (task + 1) / tasks; ++t) {
+            const int64_t ip = t / bPanels, jp = t % bPanels, j0 = jp * NR;
             const int cols = static_cast<int>(std::min<int64_t>(NR, N - j0));
-            pr.tile(uk, aBlock + ip * MR * kc, bBlock + jp * NR * kc, kc, i0, j0, rows, cols, firstK, lastK);
+            pr.tile(uk, aBlock + ip * MR * kc, bBlock + jp * NR * kc, kc, panelStart(ip), j0, panelRows(ip), cols,
+                    firstK, lastK);
           }
         });
       }
@@ -195,7 +219,7 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
 
   for (int64_t b0 = 0; b0 < blocks; b0 += blocksPerGroup) {
     const int64_t b1 = std::min(blocks, b0 + blocksPerGroup);
-    if (!prepackedA) {
+    if (aPacks > 0) {
       forEach((b1 - b0) * aPanels, [&](int64_t t) {
         const int64_t blk = b0 + t / aPanels, ip = t % aPanels, pc = blk * kKC, kc = std::min(kKC, K - pc);
         pr.packA(aPack + (blk - b0) * aBlockFloats + ip * MR * kc, MR, panelStart(ip), panelRows(ip), pc, kc);
@@ -203,18 +227,24 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
     }
     forEach(colChunks * rowBlocks, [&](int64_t t) {
       const int64_t cb = t / rowBlocks, rb = t % rowBlocks;
-      const int64_t jpBegin = cb * panelsPerChunk, jpEnd = std::min(bPanels, jpBegin + panelsPerChunk);
-      const int64_t ipBegin = rb * panelsPerRowBlock, ipEnd = std::min(aPanels, ipBegin + panelsPerRowBlock);
+      // Panels spread evenly over chunks and row blocks (50 panels in 8
+      // chunks: 6 or 7 each, not seven 7s and a 1), so threads finish together.
+      const int64_t jpBegin = bPanels * cb / colChunks, jpEnd = bPanels * (cb + 1) / colChunks;
+      const int64_t ipBegin = aPanels * rb / rowBlocks, ipEnd = aPanels * (rb + 1) / rowBlocks;
       // This task's B chunk, packed into the running thread's own buffer
       // (grown once), where it stays in L2 while the A panels pass over it.
-      float* bPack = packedBBuffer().get(static_cast<size_t>(panelsPerChunk * NR * kKC));
+      float* bPack = pre.b ? nullptr : packedBBuffer().get(static_cast<size_t>(panelsPerChunk * NR * kKC));
       for (int64_t blk = b0; blk < b1; ++blk) {
         const int64_t pc = blk * kKC, kc = std::min(kKC, K - pc);
         const bool firstK = pc == 0, lastK = pc + kc >= K;
         const float* aBlock = aGroup(b0) + (blk - b0) * aBlockFloats;
-        for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
-          const int64_t j0 = jp * NR;
-          pr.packB(bPack + (jp - jpBegin) * NR * kc, NR, pc, kc, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)));
+        // B panel jp of this block: bChunk + (jp - jpBegin) * NR * kc.
+        const float* bChunk = pre.b ? pre.b + blk * bBlockFloats + jpBegin * NR * kc : bPack;
+        if (!pre.b) {
+          for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
+            const int64_t j0 = jp * NR;
+            pr.packB(bPack + (jp - jpBegin) * NR * kc, NR, pc, kc, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)));
+          }
         }
         for (int64_t ip = ipBegin; ip < ipEnd; ++ip) {
           const int64_t i0 = panelStart(ip);
@@ -222,7 +252,7 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
           for (int64_t jp = jpBegin; jp < jpEnd; ++jp) {
             const int64_t j0 = jp * NR;
             const int cols = static_cast<int>(std::min<int64_t>(NR, N - j0));
-            pr.tile(uk, aBlock + ip * MR * kc, bPack + (jp - jpBegin) * NR * kc, kc, i0, j0, rows, cols, firstK, lastK);
+            pr.tile(uk, aBlock + ip * MR * kc, bChunk + (jp - jpBegin) * NR * kc, kc, i0, j0, rows, cols, firstK, lastK);
           }
         }
       }

@@ -68,3 +68,35 @@ test("a fused model repacks after loadStateDict writes new weights", () => {
     assert.ok(fromA.data.every((v, i) => Object.is(v, fromB.data[i])), "stale packed weights were used");
   });
 });
+
+test("small planes with many channels run with pixels as the GEMM's rows: equal to the reference backend", () => {
+  // 64 channels over 5x5 planes: channels fill the vector lanes, 25 pixels would not.
+  const rng = new Rng(6);
+  const x = randn([1, 96, 5, 5], rng), w = randn([64, 96, 3, 3], rng), b = randn([64], rng);
+  const opts = { padding: 1 };
+  const native = noGrad(() => conv2dAct(x, w, b, opts, Act.silu, 0, packConvWeights(x, w, opts)));
+  setBackend("reference");
+  let reference;
+  try {
+    reference = noGrad(() => conv2dAct(x, w, b, opts, Act.silu));
+  } finally {
+    setBackend("native");
+  }
+  // Tolerance: float32 sums of 864 products in another order (reference sums in double).
+  const scale = Math.max(...reference.data.map(Math.abs));
+  const worst = Math.max(...native.data.map((v, i) => Math.abs(v - reference.data[i])));
+  assert.ok(worst <= 1e-5 * scale, `native differs from reference by ${worst} (scale ${scale})`);
+});
+
+test("weights packed for one layout serve an input that runs in the other", () => {
+  const rng = new Rng(9);
+  const w = randn([64, 32, 3, 3], rng), b = randn([64], rng), opts = { padding: 1 };
+  const small = randn([1, 32, 5, 5], rng), large = randn([1, 32, 32, 32], rng); // pixel rows; channel rows
+  noGrad(() => {
+    for (const [packFor, runOn] of [[small, large], [large, small]]) {
+      const packed = packConvWeights(packFor, w, opts);
+      const expected = conv2dAct(runOn, w, b, opts, Act.relu), actual = conv2dAct(runOn, w, b, opts, Act.relu, 0, packed);
+      assert.ok(actual.data.every((v, i) => Object.is(v, expected.data[i])), "outputs differ");
+    }
+  });
+});

@@ -126,10 +126,12 @@ export interface Kernels {
    * `packed`, when given, is w as `convPackWeights` packed it (the kernel then reads it instead of w).
    */
   conv2d(g: ConvGeom, x: F32, w: F32, bias: F32 | null, y: F32, act: ActOp, alpha: number, packed?: F32 | null): void;
-  /** Floats of `w` packed for conv2d with this geometry's channels and kernel; 0 when packing gains nothing. */
-  convPackedLength(g: ConvGeom): number;
-  /** Packs w once for repeated conv2d calls (inference with fixed weights); packed has convPackedLength(g) floats. */
-  convPackWeights(g: ConvGeom, w: F32, packed: F32): void;
+  /**
+   * w packed once for repeated conv2d calls with this geometry (inference with fixed weights), in memory the
+   * kernels own; null when packing gains nothing. Inputs of another size still work with it (the kernel may
+   * then pack as usual).
+   */
+  convPackWeights(g: ConvGeom, w: F32): F32 | null;
   /** dx = gradient of conv2d (without act) with respect to x. */
   conv2dBackwardInput(g: ConvGeom, dy: F32, w: F32, dx: F32): void;
   /** dw (and dbias when given) = gradients of conv2d (without act) with respect to w and bias. */

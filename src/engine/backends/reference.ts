@@ -25,10 +25,7 @@ export const referenceKernels: Kernels = {
   gemm,
   conv2d, conv2dBackwardInput, conv2dBackwardWeight,
   // Nothing to pack: the loops read w as it is.
-  convPackedLength: () => 0,
-  convPackWeights: () => {
-    throw new Error("kiln: the reference backend packs no convolution weights (convPackedLength is 0)");
-  },
+  convPackWeights: () => null,
   batchNormTrain, batchNormInference, batchNormBackward,
   maxPool2d, maxPool2dBackward, avgPool2d, avgPool2dBackward,
   adaptiveAvgPool2d, adaptiveAvgPool2dBackward, upsampleNearest2d, upsampleNearest2dBackward,

@@ -78,13 +78,8 @@ export interface PackedConvWeights {
  * does not follow later changes to w.
  */
 export function packConvWeights(x: Tensor, w: Tensor, opts: Conv2dOptions): PackedConvWeights | null {
-  const g = geometry(x, w, null, opts);
-  const k = kernels();
-  const length = k.convPackedLength(g);
-  if (length === 0) return null;
-  const data = new Float32Array(length);
-  k.convPackWeights(g, w.data, data);
-  return { data };
+  const data = kernels().convPackWeights(geometry(x, w, null, opts), w.data);
+  return data === null ? null : { data };
 }
 
 /**
