@@ -61,11 +61,16 @@ constexpr int64_t kStagingMax = 4 << 20;
 // Output pixels as the GEMM's rows and channels in the vector lanes, rather
 // than the other way round, where that fills more lanes: a 7x7 plane fills 49
 // of 64 pixel lanes, 512 channels all of theirs (resnet18's last stage).
-// Either way every output is the same sum in the same order.
+// Either way every output is the same sum in the same order. The swapped
+// layout costs more per call (im2col into 14-wide panels, a transposing
+// epilogue): below kPixelRowsMinMacs it lost at 2 threads (measured on
+// yolov8n's 10x10 stages), above it gained ~15 % (resnet18's 7x7 and 14x14).
+constexpr double kPixelRowsMinMacs = 32e6;
 bool pixelRows(const ConvGeometry& f) {
   const int64_t nr = activeMicroKernel().nr, pixels = f.n * f.outPlane(), channels = f.cOutG();
   auto filled = [&](int64_t n) { return static_cast<double>(n) / static_cast<double>(ceilDiv(n, nr) * nr); };
-  return filled(channels) > filled(pixels) + 0.05 && pixels * channels <= kStagingMax;
+  return filled(channels) > filled(pixels) + 0.05 && pixels * channels <= kStagingMax &&
+         static_cast<double>(pixels) * channels * f.depth() >= kPixelRowsMinMacs;
 }
 
 // The weights packed once for many forward calls (inference): a header that

@@ -15,6 +15,7 @@ const cases: Case[] = [
   { name: "3x3, 2 depth blocks (K = 576), many columns", x: [1, 64, 40, 40], w: [29, 64, 3, 3], opts: { padding: 1 }, act: Act.silu },
   { name: "1x1 pointwise, rows not a multiple of MR", x: [2, 48, 12, 12], w: [37, 48, 1, 1], opts: {}, act: Act.relu },
   { name: "3x3 stride 2, small staged planes, K = 1152", x: [3, 128, 8, 8], w: [64, 128, 3, 3], opts: { stride: 2, padding: 1 }, act: Act.none },
+  { name: "pixels as rows (7x7 planes, 256 channels, 5 depth blocks)", x: [1, 288, 7, 7], w: [256, 288, 3, 3], opts: { padding: 1 }, act: Act.silu },
   { name: "grouped 3x3", x: [1, 32, 9, 11], w: [24, 8, 3, 3], opts: { padding: 1, groups: 4 }, act: Act.hardswish },
   { name: "7x7 stride 2, 3 input channels", x: [1, 3, 33, 33], w: [16, 3, 7, 7], opts: { stride: 2, padding: 3 }, act: Act.relu6 },
 ];
@@ -70,9 +71,9 @@ test("a fused model repacks after loadStateDict writes new weights", () => {
 });
 
 test("small planes with many channels run with pixels as the GEMM's rows: equal to the reference backend", () => {
-  // 64 channels over 5x5 planes: channels fill the vector lanes, 25 pixels would not.
+  // 256 channels over 7x7 planes (43 M multiply-adds): channels fill the vector lanes, 49 pixels would not.
   const rng = new Rng(6);
-  const x = randn([1, 96, 5, 5], rng), w = randn([64, 96, 3, 3], rng), b = randn([64], rng);
+  const x = randn([1, 384, 7, 7], rng), w = randn([256, 384, 3, 3], rng), b = randn([256], rng);
   const opts = { padding: 1 };
   const native = noGrad(() => conv2dAct(x, w, b, opts, Act.silu, 0, packConvWeights(x, w, opts)));
   setBackend("reference");
@@ -82,7 +83,7 @@ test("small planes with many channels run with pixels as the GEMM's rows: equal 
   } finally {
     setBackend("native");
   }
-  // Tolerance: float32 sums of 864 products in another order (reference sums in double).
+  // Tolerance: float32 sums of 3456 products in another order (reference sums in double).
   const scale = Math.max(...reference.data.map(Math.abs));
   const worst = Math.max(...native.data.map((v, i) => Math.abs(v - reference.data[i])));
   assert.ok(worst <= 1e-5 * scale, `native differs from reference by ${worst} (scale ${scale})`);
@@ -90,8 +91,8 @@ test("small planes with many channels run with pixels as the GEMM's rows: equal 
 
 test("weights packed for one layout serve an input that runs in the other", () => {
   const rng = new Rng(9);
-  const w = randn([64, 32, 3, 3], rng), b = randn([64], rng), opts = { padding: 1 };
-  const small = randn([1, 32, 5, 5], rng), large = randn([1, 32, 32, 32], rng); // pixel rows; channel rows
+  const w = randn([256, 384, 3, 3], rng), b = randn([256], rng), opts = { padding: 1 };
+  const small = randn([1, 384, 7, 7], rng), large = randn([1, 384, 16, 16], rng); // pixel rows; channel rows
   noGrad(() => {
     for (const [packFor, runOn] of [[small, large], [large, small]]) {
       const packed = packConvWeights(packFor, w, opts);
