@@ -33,7 +33,7 @@ export class Conv2d extends Module {
   /** The activation fused into this convolution by `fuse()` (inference only). */
   fusedAct: { act: ActOp; alpha: number } | null = null;
   /** Set by `fuse()`: the weights are final, so inference packs them once for the kernel. */
-  private folded = false;
+  private finalWeights = false;
   /** The folded weights as the kernel packed them (undefined: not packed yet; null: packing gains nothing). */
   private packed: PackedConvWeights | null | undefined;
 
@@ -63,7 +63,7 @@ export class Conv2d extends Module {
 
   forward(x: Tensor): Tensor {
     const { act, alpha } = this.fusedAct ?? { act: Act.none, alpha: 0 };
-    if (this.folded && !isGradEnabled()) {
+    if (this.finalWeights && !isGradEnabled()) {
       if (this.packed === undefined) this.packed = packConvWeights(x, this.weight, this.convOptions);
       return conv2dAct(x, this.weight, this.bias, this.convOptions, act, alpha, this.packed);
     }
@@ -71,12 +71,17 @@ export class Conv2d extends Module {
     return conv2d(x, this.weight, this.bias, this.convOptions);
   }
 
-  /** Replaces the weight and bias with folded ones (see fuse.ts); they are final from then on. */
+  /** Replaces the weight and bias with folded ones (see fuse.ts). */
   setFolded(weight: Tensor, bias: Tensor): void {
     this.weight = this.replaceParameter("weight", weight);
     if (this.bias === null) this.bias = this.registerParameter("bias", bias);
     else this.bias = this.replaceParameter("bias", bias);
-    this.folded = true;
+    this.packed = undefined;
+  }
+
+  /** `fuse()` reaches every convolution, folded or not (a detection head's last ones are not): weights final from now on. */
+  protected override fuseChildren(): void {
+    this.finalWeights = true;
     this.packed = undefined;
   }
 
