@@ -148,7 +148,10 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
   const bool serial = threads == 1 || static_cast<double>(M) * N * K < 64.0 * 64 * 64;
   const int64_t bPanels = ceilDiv(N, NR);
   const int64_t wantTasks = serial ? 1 : 4 * threads;
-  const int64_t colChunks = std::min(bPanels, std::max(ceilDiv(N, kTaskColumns), wantTasks));
+  // A multiple of the thread count where there are enough panels: 13 chunks
+  // on 2 threads would leave one idle for the last.
+  const int64_t colChunks =
+      std::min(bPanels, ceilDiv(std::max(ceilDiv(N, kTaskColumns), wantTasks), threads) * threads);
   const int64_t panelsPerChunk = ceilDiv(bPanels, colChunks);
   const int64_t rowBlocks = std::min(aPanels, ceilDiv(wantTasks, colChunks));
   auto forEach = [serial](int64_t count, const auto& fn) {
