@@ -1,7 +1,7 @@
 // The building blocks of Ultralytics' YOLOv8, with its module and parameter
 // names (conv/bn, cv1/cv2/m.i, cv2.i.j/cv3.i.j/dfl.conv) so its checkpoints
 // map by name. Written from the published architecture (ultralytics/nn/modules).
-import { add, cat, chunk, conv2d, maxPool2d, reshape, softmax, transpose, type Rng, type Tensor } from "../../engine/index.js";
+import { add, cat, conv2d, maxPool2d, reshape, slice, softmax, transpose, type Rng, type Tensor } from "../../engine/index.js";
 import { BatchNorm2d, Conv2d, fuseConvBnAct, Identity, Module, ModuleList, normAct, Sequential, SiLU, type Layer } from "../../nn/index.js";
 
 /** Ultralytics sets every BatchNorm to eps 1e-3 and momentum 0.03 (initialize_weights). */
@@ -65,9 +65,15 @@ export class C2f extends Module {
     this.m = this.registerModule("m", new ModuleList(Array.from({ length: n }, () => new Bottleneck(c, c, shortcut, rng))));
   }
 
+  // Ultralytics chunks cv1's output in two and concatenates the halves back
+  // with the bottlenecks' outputs; concatenating cv1's output whole gives the
+  // same tensor and saves copying its first half out and back.
   forward(x: Tensor): Tensor {
-    const ys = chunk(this.cv1.forward(x), 2, 1);
-    for (const b of this.m.items) ys.push(b.forward(ys[ys.length - 1]));
+    const y = this.cv1.forward(x);
+    const c = y.shape[1] >> 1;
+    const ys = [y];
+    let last = slice(y, 1, c, 2 * c);
+    for (const b of this.m.items) ys.push((last = b.forward(last)));
     return this.cv2.forward(cat(ys, 1));
   }
 }
