@@ -1,8 +1,8 @@
 // kiln train --slurm against a real local SLURM: the batch script in the run
 // directory, the job id in run.json, the scheduler's state in `kiln runs`
 // (checked against scontrol), a run followed to completed, another stopped
-// mid-run (scancel) and resumed, and one stopped by its time limit that saves
-// last and resubmits itself with --resume (requeue=true).
+// mid-run (scancel) and resumed. A run stopped by its time limit and requeued:
+// test/slurm-requeue.test.ts.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmSync } from "node:fs";
@@ -31,7 +31,8 @@ test("a short training submitted with --slurm is followed to completed", async (
   assert.match(script, /^#!\/bin\/bash/);
   assert.match(script, /#SBATCH --time=10\n/);
   assert.match(script, /#SBATCH --cpus-per-task=1\n/);
-  assert.match(script, /#SBATCH --signal=B:USR1@60\n/);
+  assert.match(script, /export KILN_RUN_DIR="\$RUN" CI=1 KILN_SLURM_GRACE=60\n/, "kiln watches the time limit itself (no --signal)");
+  assert.doesNotMatch(script, /--signal/);
   assert.match(script, /srun --mpi=none --ntasks=1 "\$NODE" "\$KILN" "\$\{TRAIN\[@\]\}"/);
   assert.match(script, /epochs=2 name=short|name=short/);
 

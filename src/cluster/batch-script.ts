@@ -1,15 +1,20 @@
 // The batch script of a run on SLURM, written into the run directory: plain
 // bash with #SBATCH lines, readable and submittable again by hand
 // (`sbatch runs/classify/train3/job.sbatch`). It trains, or resumes from
-// weights/last.safetensors when the run has one. SLURM signals the script
-// `grace` seconds before the time limit; the script passes that on to kiln as
-// SIGINT (kiln's Ctrl-C path: finish the step, save last, mark interrupted)
-// and, with requeue, submits the run again with --resume.
+// weights/last.safetensors when the run has one. kiln watches the job's time
+// limit itself (src/cluster/time-limit.ts: KILN_SLURM_GRACE): `grace` seconds
+// before the end it stops as on Ctrl-C (finish the step, save last, mark the
+// run interrupted) and exits with TIME_LIMIT_EXIT_CODE; with requeue, the
+// script then submits the run again with --resume.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { KILN_VERSION } from "../train/version.js";
 import { shellQuote } from "./launch-args.js";
 import type { SlurmOptions } from "./slurm-options.js";
+import { GRACE_ENV, TIME_LIMIT_EXIT_CODE } from "./time-limit.js";
+
+/** Set for the resubmission from inside a job: the job that reached its time limit (run.json's message says it). */
+export const REQUEUED_FROM_ENV = "KILN_REQUEUED_FROM";
 
 export const JOB_SCRIPT = "job.sbatch";
 
@@ -38,8 +43,6 @@ export function sbatchLines(o: SlurmOptions, tasksPerNode: number): string[] {
   if (o.time !== undefined) lines.push(`--time=${o.time}`);
   if (o.partition !== undefined) lines.push(`--partition=${o.partition}`);
   if (o.account !== undefined) lines.push(`--account=${o.account}`);
-  // B: to this shell only, which tells the training (see the trap below).
-  lines.push(`--signal=B:USR1@${o.grace}`);
   return lines.map((l) => `#SBATCH ${l}`);
 }
 
@@ -69,7 +72,8 @@ RUN=${q(run)}
 NODE=${q(process.execPath)}
 KILN=${q(KILN_JS)}
 REQUEUE=${o.requeue ? 1 : 0}
-export KILN_RUN_DIR="$RUN" CI=1
+# ${GRACE_ENV}: kiln reads the job's time limit (squeue) and stops that many seconds before it.
+export KILN_RUN_DIR="$RUN" CI=1 ${GRACE_ENV}=${o.grace}
 if [ -n "\${SLURM_CPUS_PER_TASK:-}" ]; then export KILN_THREADS="$SLURM_CPUS_PER_TASK"; fi
 if [ -f "$RUN/weights/last.safetensors" ]; then
   TRAIN=(train --resume "$RUN" yes=true)
@@ -78,19 +82,17 @@ else
 fi
 echo "kiln: job \${SLURM_JOB_ID:-?} on \${SLURM_JOB_NODELIST:-?}: kiln \${TRAIN[*]}"
 MARK=$(mktemp)   # older than any checkpoint this job saves
-# ${o.grace} s before the time limit SLURM sends USR1 to this shell: ask kiln to stop as on Ctrl-C.
-timeup=0
-trap 'timeup=1; echo "kiln: time limit near: stopping the training (SIGINT)"; scancel --signal=INT "$SLURM_JOB_ID"' USR1
-${srun} "$NODE" "$KILN" "\${TRAIN[@]}" &
-step=$!
-wait "$step"; rc=$?
-while kill -0 "$step" 2>/dev/null; do wait "$step"; rc=$?; done
-if [ "$timeup" = 1 ] && [ "$REQUEUE" = 1 ]; then
-  if [ "$RUN/weights/last.safetensors" -nt "$MARK" ]; then
+${srun} "$NODE" "$KILN" "\${TRAIN[@]}"
+rc=$?
+if [ "$rc" = ${TIME_LIMIT_EXIT_CODE} ]; then
+  echo "kiln: stopped ${o.grace} s before the job's time limit; weights/last.safetensors saved"
+  if [ "$REQUEUE" = 1 ] && [ "$RUN/weights/last.safetensors" -nt "$MARK" ]; then
     echo "kiln: submitting the run again to resume it"
-    "$NODE" "$KILN" train --resume "$RUN" --slurm && rc=0
-  else
+    ${REQUEUED_FROM_ENV}="\${SLURM_JOB_ID:-}" "$NODE" "$KILN" train --resume "$RUN" --slurm && rc=0
+  elif [ "$REQUEUE" = 1 ]; then
     echo "kiln: no new checkpoint in this job: not submitting again (it would make no progress)"
+  else
+    echo "kiln: resume it with: kiln train --resume $RUN --slurm"
   fi
 fi
 rm -f "$MARK"

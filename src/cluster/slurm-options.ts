@@ -3,6 +3,7 @@
 // training config and args.yaml; they live in the batch script.
 import { z } from "zod";
 import { KilnError } from "../errors.js";
+import { parseSlurmDuration } from "./time-limit.js";
 
 // SLURM's --time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS.
 const TIME = /^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2})$/;
@@ -17,7 +18,7 @@ export const slurmOptionsSchema = z.object({
   time: z.string().regex(TIME, "a SLURM time: minutes (30), H:MM:SS (2:00:00) or D-HH:MM:SS").optional().describe("time limit (sbatch --time: 30, 2:00:00, 1-00:00:00)"),
   account: z.string().min(1).optional().describe("account to charge (sbatch --account)"),
   requeue: z.enum(["true", "false"]).default("false").transform((v) => v === "true").describe("when the time limit stops the run, submit it again with --resume (true/false)"),
-  grace: z.coerce.number().int().min(10).default(60).describe("seconds before the time limit at which kiln is told to save weights/last.safetensors and stop"),
+  grace: z.coerce.number().int().min(10).default(60).describe("seconds before the job's time limit at which kiln saves weights/last.safetensors and stops (with requeue=true, then resubmits); enough for one step and a checkpoint"),
 });
 
 export type SlurmOptions = z.infer<typeof slurmOptionsSchema>;
@@ -32,6 +33,10 @@ export function parseSlurmOptions(raw: Record<string, string>): SlurmOptions {
     const issue = r.error.issues[0];
     const key = String(issue.path[0]);
     throw new KilnError(`invalid --slurm option ${key}=${raw[key]}: ${issue.message}.${key === "time" ? " (time= after --slurm is the job's time limit; the training's own budget in hours is time= before --slurm.)" : ""}`, 2);
+  }
+  const limit = r.data.time === undefined ? null : parseSlurmDuration(r.data.time);
+  if (limit !== null && r.data.grace >= limit) {
+    throw new KilnError(`--slurm grace=${r.data.grace} is not shorter than the job's time limit time=${r.data.time} (${limit} s): kiln would stop as soon as it starts. Fix: a longer time= or a smaller grace= (at least 10 s).`, 2);
   }
   return r.data;
 }

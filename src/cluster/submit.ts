@@ -8,7 +8,7 @@ import { KilnError } from "../errors.js";
 import { writeFileAtomicSync } from "../io/atomic.js";
 import { createRunDir, writeArgsYaml } from "../train/run-dir.js";
 import { KILN_VERSION } from "../train/version.js";
-import { JOB_SCRIPT, jobScript } from "./batch-script.js";
+import { JOB_SCRIPT, jobScript, REQUEUED_FROM_ENV } from "./batch-script.js";
 import { readRunJson, updateRunJson, type SlurmInfo } from "./launch-record.js";
 import { sbatch } from "./slurm.js";
 import { parseSlurmOptions } from "./slurm-options.js";
@@ -37,7 +37,8 @@ export function recordSubmission(runDir: string, jobId: string, script: string, 
   const previous = readRunJson(runDir);
   const old = previous?.slurm as SlurmInfo | undefined;
   const now = new Date().toISOString();
-  const slurm: SlurmInfo = { job_id: jobId, job_ids: [...(old?.job_ids ?? []), jobId], script, submitted_at: now, requeue };
+  // A set: the new job may have started (and recorded itself) before this line runs.
+  const slurm: SlurmInfo = { job_id: jobId, job_ids: [...new Set([...(old?.job_ids ?? []), jobId])], script, submitted_at: now, requeue };
   updateRunJson(runDir, {
     status: "queued", kiln_version: previous?.kiln_version ?? KILN_VERSION, started_at: previous?.started_at ?? null,
     ended_at: null, heartbeat_at: now, message: `submitted to SLURM as job ${jobId}`, detached: undefined, ...extra, slurm,
@@ -75,6 +76,8 @@ export function submitTraining(config: TrainConfig, words: readonly string[], ra
     throw err;
   }
   const old = readRunJson(runDir)?.slurm as SlurmInfo | undefined;
-  recordSubmission(runDir, jobId, script, reuse ? old?.requeue ?? false : options.requeue);
+  const from = process.env[REQUEUED_FROM_ENV];
+  const message = from ? { message: `SLURM job ${from} reached its time limit; requeued as job ${jobId}` } : {};
+  recordSubmission(runDir, jobId, script, reuse ? old?.requeue ?? false : options.requeue, message);
   return { runDir, jobId, script };
 }

@@ -6,6 +6,7 @@ import { optionTypes } from "../../config/describe.js";
 import { splitLaunchArgs } from "../../cluster/launch-args.js";
 import { launchTraining } from "../../cluster/launch.js";
 import { slurmOptionsHelp } from "../../cluster/slurm-options.js";
+import { TIME_LIMIT_EXIT_CODE } from "../../cluster/time-limit.js";
 
 const LAUNCH_HELP = `
 Away from the terminal:
@@ -50,5 +51,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const config = resolveTrainConfig({ file, overrides });
   if (launch.detach || launch.slurm) return launchTraining(config, launch);
   const result = await runTraining(config, { explicit: Object.keys({ ...file?.options, ...overrides }) });
-  return result.status === "interrupted" ? 130 : 0;
+  // The job script tells a stop for the SLURM time limit (resubmit) from a Ctrl-C by the exit status.
+  return result.status !== "interrupted" ? 0 : result.timeLimit ? TIME_LIMIT_EXIT_CODE : 130;
 }
