@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { DataLoader, shardSlice, type Batch, type LoaderOptions } from "../src/data/loader.js";
 import type { Sample } from "../src/data/types.js";
+import { DetectionLoader, type DetectionLoaderOptions } from "../src/data/detect/loader.js";
+import { syntheticDetectionDataset } from "../src/data/detect/synthetic.js";
 import { detectRankEnv, threadsPerRank } from "../src/distributed/env.js";
 import { mpirunCommand } from "../src/distributed/launcher.js";
 import { pixels } from "./fixtures-data/make.js";
@@ -53,6 +55,39 @@ test("the ranks' slices of each global batch, side by side, are the one-process 
         assert.deepEqual(parts.flatMap((p) => p[i].images), w.images, `epoch ${epoch} batch ${i}: pixels`);
       });
     }
+  }
+});
+
+test("detection: the ranks' slices of each global batch, side by side, are the one-process batch (mosaic, targets, pixels)", async () => {
+  const det = syntheticDetectionDataset({ train: 11, val: 1, size: 64, seed: 5 }).splits.train!;
+  const detOptions: DetectionLoaderOptions = {
+    batch: 4, imgsz: 64, shuffle: true, seed: 3, dropLast: false,
+    augment: { mosaic: 1, translate: 0.1, scale: 0.5, fliplr: 0.5, hsv_h: 0.015, hsv_s: 0.7, hsv_v: 0.4 },
+  };
+  type Flat = { indices: number[]; images: number[]; targets: number[][]; size: number; globalSize?: number };
+  const flat = async (loader: DetectionLoader, offsetOf: (i: number) => number = () => 0): Promise<Flat[]> => {
+    const out: Flat[] = [];
+    for await (const b of loader.epoch(1)) {
+      const i = out.length;
+      out.push({
+        indices: [...b.indices], images: [...b.images], size: b.size, globalSize: b.globalSize,
+        targets: [...b.cls].map((c, k) => [b.batchIndex[k] + offsetOf(i), c, ...b.boxes.subarray(4 * k, 4 * k + 4)]),
+      });
+    }
+    return out;
+  };
+  const whole = await flat(new DetectionLoader(det, detOptions));
+  assert.equal(whole.length, 3); // 11 images, batch 4, the last one partial (3)
+  assert.ok(whole.every((w) => w.targets.length > 0));
+  for (const ranks of [2, 3]) {
+    const parts = await Promise.all(Array.from({ length: ranks }, (_, rank) =>
+      flat(new DetectionLoader(det, { ...detOptions, shard: { rank, ranks } }), (i) => shardSlice(whole[i].size, rank, ranks)[0])));
+    whole.forEach((w, i) => {
+      assert.deepEqual(parts.map((p) => p[i].globalSize), parts.map(() => w.size));
+      assert.deepEqual(parts.flatMap((p) => p[i].indices), w.indices, `${ranks} ranks, batch ${i}: indices`);
+      assert.deepEqual(parts.flatMap((p) => p[i].targets), w.targets, `${ranks} ranks, batch ${i}: targets`);
+      assert.deepEqual(parts.flatMap((p) => p[i].images), w.images, `${ranks} ranks, batch ${i}: pixels`);
+    });
   }
 });
 

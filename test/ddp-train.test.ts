@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { readSafetensorsSync } from "../src/io/safetensors.js";
 import { loadCheckpoint } from "../src/train/checkpoint.js";
 import { normwiseError } from "./helpers/compare.js";
+import { floats, resultsColumn } from "./helpers/ddp.js";
 import { KILN_BIN, runKiln, scratchDir, startKiln } from "./helpers/kiln-cli.js";
 
 const QUIET = ["project=runs", "mlflow=false", "tensorboard=false", "plots=false", "yes=true", "imgsz=16"];
@@ -28,11 +29,6 @@ const QUIET = ["project=runs", "mlflow=false", "tensorboard=false", "plots=false
 const MPI_ENV = { ...process.env, CI: "1", OMPI_ALLOW_RUN_AS_ROOT: "1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: "1", OMPI_MCA_btl: "self,vader" };
 const scratch: string[] = [];
 after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function floats(path: string): Map<string, Float32Array> {
-  const c = readSafetensorsSync(path);
-  return new Map([...c.tensors].map(([k, t]) => [k, new Float32Array(Uint8Array.prototype.slice.call(t.bytes).buffer)]));
-}
 
 function tensorBytes(path: string): Map<string, Buffer> {
   return new Map([...readSafetensorsSync(path).tensors].map(([k, t]) => [k, Buffer.from(t.bytes)]));
@@ -49,12 +45,6 @@ function assertSameBytes(a: string, b: string): void {
   assert.ok([...x.keys()].some((k) => k.startsWith("optimizer.")) && [...x.keys()].some((k) => k.startsWith("ema.")));
   for (const [k, bytes] of x) assert.ok(bytes.equals(y.get(k)!), `${k} differs`);
 }
-
-const trainLoss = (csv: string): number[] => {
-  const [head, ...rows] = csv.trim().split("\n");
-  const col = head.split(",").indexOf("train/loss");
-  return rows.map((r) => Number(r.split(",")[col]));
-};
 
 test("2 ranks with global batch 8 end with the weights of 1 process with batch 8 (freeze_bn)", { timeout: 120_000 }, () => {
   const dir = scratchDir("kiln-ddp-");
@@ -89,6 +79,14 @@ test("2 ranks with global batch 8 end with the weights of 1 process with batch 8
   const small = runKiln(["train", ...common, "name=small", "ranks=2"], dir, { KILN_DDP_BUCKET_FLOATS: "5000" });
   assert.equal(small.code, 0, small.stdout + small.stderr);
   assertSameBytes(join(dir, "runs/two/weights/last.safetensors"), join(dir, "runs/small/weights/last.safetensors"));
+  assert.doesNotMatch(small.stdout, /started while backward ran/, "no overlap unless asked");
+  // KILN_DDP_OVERLAP=1: each bucket's all-reduce starts (MPI_Iallreduce) once backward has finished its
+  // gradients, the rest after backward: the same floats in the same buckets, so the same bits (2 ranks).
+  const overlap = runKiln(["train", ...common, "name=overlap", "ranks=2"], dir, { KILN_DDP_BUCKET_FLOATS: "5000", KILN_DDP_OVERLAP: "1" });
+  assert.equal(overlap.code, 0, overlap.stdout + overlap.stderr);
+  const started = /all-reduce {2}(\d+) of (\d+) gradient buckets started while backward ran/.exec(overlap.stdout);
+  assert.ok(started && Number(started[1]) > 0 && Number(started[1]) < Number(started[2]), `buckets started during backward: ${started?.[0] ?? overlap.stdout}`);
+  assertSameBytes(join(dir, "runs/two/weights/last.safetensors"), join(dir, "runs/overlap/weights/last.safetensors"));
   // The tolerance tells training runs apart: one process stepping on batches of 4 (what ranks that never
   // combined their gradients would each do) ends far outside it.
   const four = runKiln(["train", ...common.map((o) => (o === "batch=8" ? "batch=4" : o)), "name=four"], dir);
@@ -96,10 +94,16 @@ test("2 ranks with global batch 8 end with the weights of 1 process with batch 8
   const c = floats(join(dir, "runs/four/weights/last.safetensors"));
   assert.ok(model.some((k) => normwiseError(c.get(k)!, a.get(k)!).error > 1e-3), "batch 4 differs from batch 8 far beyond the tolerance");
   // The epoch's train loss is the mean over all 248 images (every rank's sums gathered), as one process reports it.
-  const lossOne = trainLoss(readFileSync(join(dir, "runs/one/results.csv"), "utf8"));
-  const lossTwo = trainLoss(readFileSync(join(dir, "runs/two/results.csv"), "utf8"));
+  const column = (run: string, k: string): number[] => resultsColumn(join(dir, "runs", run, "results.csv"), k);
+  const [lossOne, lossTwo] = [column("one", "train/loss"), column("two", "train/loss")];
   assert.equal(lossTwo.length, 1);
   assert.ok(Math.abs(lossOne[0] - lossTwo[0]) < 1e-4, `train/loss ${lossOne[0]} vs ${lossTwo[0]}`);
+  // Validation is sharded over the ranks and its counts gathered: the 500 val images give the same metrics
+  // (weights 1e-7 apart flip no prediction here; the loss differs by float rounding only).
+  for (const k of ["val/acc", "val/top5", "val/f1"]) assert.deepEqual(column("two", k), column("one", k), k);
+  assert.ok(Math.abs(column("one", "val/loss")[0] - column("two", "val/loss")[0]) < 1e-4, "val/loss");
+  const count = (run: string): number => (JSON.parse(readFileSync(join(dir, "runs", run, "metrics.json"), "utf8")) as { val: { count: number } }).val.count;
+  assert.equal(count("two"), count("one"), "every val image counted once");
 });
 
 test("a rank that fails ends the job, the run is failed, and last resumes bit-identical to an uninterrupted run", { timeout: 120_000 }, () => {

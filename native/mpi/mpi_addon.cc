@@ -3,12 +3,15 @@
 // kernels addon (kiln.node) never depends on it.
 //
 // Every call runs on the JS thread and blocks it for the collective's
-// duration. One thread calls MPI at a time (MPI_THREAD_SERIALIZED suffices).
+// duration, except the non-blocking sum (iallreduceSum, then testSum/waitSum),
+// which data-parallel training posts while backward still runs. One thread
+// calls MPI at a time (MPI_THREAD_SERIALIZED suffices).
 #include <mpi.h>
 #include <node_api.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -166,6 +169,82 @@ napi_value AllreduceSumAsync(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+// Non-blocking sums in flight: the request, and a reference that keeps the
+// array alive while MPI may still read and write it.
+struct PendingSum {
+  MPI_Request request = MPI_REQUEST_NULL;
+  napi_ref keep = nullptr;
+};
+std::map<int32_t, PendingSum> pendingSums;
+int32_t nextSumId = 1;
+
+// iallreduceSum(array) -> id: MPI_Iallreduce (in place, sum) posted now. Until
+// testSum(id) says true or waitSum(id) returns, the caller leaves the array
+// alone. Every rank posts its non-blocking collectives in the same order.
+napi_value IallreduceSum(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  void* data = nullptr;
+  size_t length = 0;
+  MPI_Datatype type;
+  if (argc >= 1 && typedArg(env, argv[0], napi_float32_array, &data, &length)) type = MPI_FLOAT;
+  else if (argc >= 1 && typedArg(env, argv[0], napi_float64_array, &data, &length)) type = MPI_DOUBLE;
+  else return throwError(env, "kiln_mpi: iallreduceSum needs a Float32Array or Float64Array");
+  if (length > static_cast<size_t>(INT32_MAX)) return throwError(env, "kiln_mpi: iallreduceSum: array too long for one call");
+  PendingSum pending;
+  int rc = MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(length), type, MPI_SUM, MPI_COMM_WORLD, &pending.request);
+  if (rc != MPI_SUCCESS) return checkMpi(env, rc, "MPI_Iallreduce");
+  napi_create_reference(env, argv[0], 1, &pending.keep);
+  int32_t id = nextSumId++;
+  pendingSums[id] = pending;
+  return number(env, id);
+}
+
+// The pending sum of the first argument's id, or null after throwing.
+PendingSum* pendingArg(napi_env env, napi_callback_info info, const char* what, int32_t* id) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], id) != napi_ok || pendingSums.count(*id) == 0) {
+    throwError(env, std::string("kiln_mpi: ") + what + ": no sum in flight with that id");
+    return nullptr;
+  }
+  return &pendingSums[*id];
+}
+
+void releaseSum(napi_env env, int32_t id) {
+  napi_delete_reference(env, pendingSums[id].keep);
+  pendingSums.erase(id);
+}
+
+// testSum(id) -> boolean: progresses the sum (MPI_Test); true once it is done (the array holds the sum).
+napi_value TestSum(napi_env env, napi_callback_info info) {
+  int32_t id = 0;
+  PendingSum* p = pendingArg(env, info, "testSum", &id);
+  if (p == nullptr) return nullptr;
+  int flag = 0;
+  int rc = MPI_Test(&p->request, &flag, MPI_STATUS_IGNORE);
+  if (rc != MPI_SUCCESS) {
+    releaseSum(env, id);
+    return checkMpi(env, rc, "MPI_Test");
+  }
+  if (flag) releaseSum(env, id);
+  napi_value out;
+  napi_get_boolean(env, flag != 0, &out);
+  return out;
+}
+
+// waitSum(id): blocks until the sum is done (MPI_Wait).
+napi_value WaitSum(napi_env env, napi_callback_info info) {
+  int32_t id = 0;
+  PendingSum* p = pendingArg(env, info, "waitSum", &id);
+  if (p == nullptr) return nullptr;
+  int rc = MPI_Wait(&p->request, MPI_STATUS_IGNORE);
+  releaseSum(env, id);
+  return checkMpi(env, rc, "MPI_Wait");
+}
+
 // allgather(bytes: Uint8Array) -> Uint8Array[]: every rank's bytes, in rank order.
 napi_value Allgather(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -238,6 +317,9 @@ napi_value InitModule(napi_env env, napi_value exports) {
   exportFn(env, exports, "init", Init);
   exportFn(env, exports, "allreduceSum", AllreduceSum);
   exportFn(env, exports, "allreduceSumAsync", AllreduceSumAsync);
+  exportFn(env, exports, "iallreduceSum", IallreduceSum);
+  exportFn(env, exports, "testSum", TestSum);
+  exportFn(env, exports, "waitSum", WaitSum);
   exportFn(env, exports, "allgather", Allgather);
   exportFn(env, exports, "barrier", Barrier);
   exportFn(env, exports, "wtime", Wtime);

@@ -3,5 +3,5 @@
 export { detectRankEnv, threadsPerRank, type RankEnv } from "./env.js";
 export { Communicator, mpiAvailable, mpiAddonPath, MPI_INSTALL_FIX } from "./mpi.js";
 export { DataParallel, DEFAULT_BUCKET_FLOATS, type ReduceTimings } from "./parallel.js";
-export { joinRanks, localShard, markRunFailed, rankLog, SilentLog, type RankContext } from "./join.js";
+export { joinRanks, localShard, markRunFailed, rankGather, rankLog, rankSum, SilentLog, type RankContext, type RankGather } from "./join.js";
 export { launchRanks, mpirunCommand, type RankSpec } from "./launcher.js";

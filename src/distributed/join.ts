@@ -34,6 +34,33 @@ export function localShard(): { rank: number; ranks: number } | undefined {
   return current && current.comm.size > 1 ? { rank: current.comm.rank, ranks: current.comm.size } : undefined;
 }
 
+/**
+ * ranks > 1: a number summed over every rank (an all-reduce in float64 that
+ * every rank must reach at the same point); undefined for one process.
+ */
+export function rankSum(): ((value: number) => number) | undefined {
+  const c = current;
+  if (!c || c.comm.size === 1) return undefined;
+  const cell = new Float64Array(1);
+  return (value) => {
+    cell[0] = value;
+    c.comm.sum(cell);
+    return cell[0];
+  };
+}
+
+/**
+ * ranks > 1: every rank's value (JSON) in rank order, on every rank (an
+ * all-gather every rank must reach at the same point); undefined for one process.
+ */
+export function rankGather(): RankGather | undefined {
+  const c = current;
+  if (!c || c.comm.size === 1) return undefined;
+  return (value) => c.comm.allgather(value);
+}
+
+export type RankGather = <T>(value: T) => T[];
+
 /** A log that prints nothing: ranks other than 0 train silently (their failures still print). */
 export class SilentLog extends RunLog {
   override attach(): void {}
@@ -76,9 +103,6 @@ export function joinRanks(config: TrainConfig, env: RankEnv, savedRanks: number 
     if (config.ranks > 1 && config.ranks !== comm.size) {
       throw new KilnError(`ranks=${config.ranks}, but the MPI job has ${comm.size} processes. Fix: launch ${config.ranks} ranks (mpirun -np ${config.ranks} / srun -n ${config.ranks}), or set ranks=${comm.size}.`);
     }
-    if (comm.size > 1 && config.task === "detect") {
-      throw new KilnError("ranks > 1 is not available for task=detect yet (its mosaic loader has no shard). Fix: train the detector with ranks=1.");
-    }
     if (comm.size > config.batch) {
       throw new KilnError(`batch=${config.batch} is the global batch, split over ${comm.size} ranks: each rank needs at least one image. Fix: batch=${comm.size * 8} or more.`);
     }
@@ -88,7 +112,7 @@ export function joinRanks(config: TrainConfig, env: RankEnv, savedRanks: number 
   const threads = config.threads > 0 || process.env.KILN_THREADS ? 0 : threadsPerRank(availableParallelism(), env.localSize);
   const ctx: RankContext = {
     comm,
-    parallel: new DataParallel(comm, bucketFloats()),
+    parallel: new DataParallel(comm, bucketFloats(), process.env.KILN_DDP_OVERLAP === "1"),
     env,
     config: { ...config, ranks: comm.size },
     threads,

@@ -12,6 +12,9 @@ interface MpiAddon {
   init(): { rank: number; size: number; thread: number; library: string };
   allreduceSum(data: Float32Array | Float64Array): void;
   allreduceSumAsync(data: Float32Array | Float64Array): Promise<void>;
+  iallreduceSum(data: Float32Array | Float64Array): number;
+  testSum(id: number): boolean;
+  waitSum(id: number): void;
   allgather(bytes: Uint8Array): Uint8Array[];
   barrier(): void;
   wtime(): number;
@@ -48,6 +51,12 @@ function loadAddon(): MpiAddon {
     throw new KilnError(`kiln's MPI addon ${path} did not load (${err instanceof Error ? err.message : String(err)}). ${MPI_INSTALL_FIX}`);
   }
   return addon;
+}
+
+/** A sum in flight (MPI_Iallreduce): test() moves it on and says whether it is done; wait() finishes it. */
+export interface SumRequest {
+  test(): boolean;
+  wait(): void;
 }
 
 /** Whether the MPI addon is built (without loading it). */
@@ -90,6 +99,25 @@ export class Communicator {
    */
   async sumAsync(data: Float32Array | Float64Array): Promise<void> {
     if (this.size > 1) await this.mpi.allreduceSumAsync(data);
+  }
+
+  /**
+   * The same sum, non-blocking (MPI_Iallreduce): posted now, done when test()
+   * says so or wait() returns; leave `data` alone until then. Every rank must
+   * start its sums in the same order, and finish them before any other
+   * collective that depends on them.
+   */
+  startSum(data: Float32Array | Float64Array): SumRequest {
+    if (this.size === 1) return { test: () => true, wait: () => undefined };
+    const id = this.mpi.iallreduceSum(data);
+    let done = false;
+    return {
+      test: () => (done ||= this.mpi.testSum(id)),
+      wait: () => {
+        if (!done) this.mpi.waitSum(id);
+        done = true;
+      },
+    };
   }
 
   /** Every rank's value (JSON), in rank order. */

@@ -11,15 +11,24 @@
 // backward (Trainer), so the sum over ranks is the gradient of the mean loss
 // over the whole global batch: what one process with that batch computes.
 //
+// Overlap (KILN_DDP_OVERLAP=1): on the last backward before an optimizer
+// step, a bucket's all-reduce starts (MPI_Iallreduce) as soon as backward has
+// finished every gradient in it, and is moved on (MPI_Test) while backward
+// goes on; the rest start after backward, and all are waited for before the
+// step. Buckets start in the same order on every rank (bucket order, never
+// readiness order), and hold the same floats as in the blocking path, so the
+// sums are the same: bit-identical with 2 ranks (a + b either way); with more,
+// MPI's non-blocking algorithm may add the ranks in another order.
+//
 // Agreement: whatever decides where the loop goes (an interrupt, a stop, the
 // run directory) is agreed on in collectives every rank reaches together, so
 // no rank waits in a collective that another has left.
-import type { Tensor } from "../engine/index.js";
+import type { LeafDone, Tensor } from "../engine/index.js";
 import { persistent, zeros } from "../engine/index.js";
 import type { JsonValue } from "../train/callbacks.js";
 import type { EpochStats } from "../train/task.js";
 import type { Parallel } from "../train/trainer.js";
-import type { Communicator } from "./mpi.js";
+import type { Communicator, SumRequest } from "./mpi.js";
 
 /** Floats per all-reduce call (16 MiB): few calls for small models, bounded copies for large ones. */
 export const DEFAULT_BUCKET_FLOATS = 4 * 1024 * 1024;
@@ -32,12 +41,25 @@ export interface ReduceTimings {
   copySeconds: number;
   /** Floats reduced per step (gradients + control). */
   floatsPerStep: number;
+  /** Overlap: buckets whose all-reduce started while backward still ran, and all buckets reduced. */
+  bucketsDuringBackward: number;
+  buckets: number;
+}
+
+/** One step's overlapped reduction: which gradients are packed, which buckets started. */
+interface InFlight {
+  packed: Uint8Array;
+  /** Per bucket: gradients not packed yet. */
+  missing: number[];
+  requests: SumRequest[];
+  index: Map<Tensor, number>;
+  params: readonly Tensor[];
 }
 
 export class DataParallel implements Parallel {
   readonly rank: number;
   readonly size: number;
-  readonly timings: ReduceTimings = { steps: 0, allreduceSeconds: 0, copySeconds: 0, floatsPerStep: 0 };
+  readonly timings: ReduceTimings = { steps: 0, allreduceSeconds: 0, copySeconds: 0, floatsPerStep: 0, bucketsDuringBackward: 0, buckets: 0 };
   private buckets: Float32Array[] = [];
   private layout: { param: number; bucket: number; offset: number }[] = [];
   private layoutKey = "";
@@ -45,8 +67,9 @@ export class DataParallel implements Parallel {
   private steps = 0;
   /** Test hook (KILN_DDP_FAIL=rank:step): this rank throws at that optimizer step, to prove a failing rank ends the job. */
   private readonly failAt: { rank: number; step: number } | null;
+  private inFlight: InFlight | null = null;
 
-  constructor(private readonly comm: Communicator, private readonly bucketFloats = DEFAULT_BUCKET_FLOATS) {
+  constructor(private readonly comm: Communicator, private readonly bucketFloats = DEFAULT_BUCKET_FLOATS, private readonly overlap = false) {
     this.rank = comm.rank;
     this.size = comm.size;
     const m = /^(\d+):(\d+)$/.exec(process.env.KILN_DDP_FAIL ?? "");
@@ -78,11 +101,61 @@ export class DataParallel implements Parallel {
     this.timings.floatsPerStep = sizes.reduce((a, b) => a + b, 0);
   }
 
+  /** Copies parameter i's gradient (zeros when it has none) into its bucket, and its "has a gradient" flag. */
+  private pack(params: readonly Tensor[], i: number): void {
+    const last = this.buckets[this.buckets.length - 1];
+    const control = last.length - 1 - params.length;
+    const p = params[i];
+    const { bucket, offset } = this.layout[i];
+    const grad = p.grad !== null && !p.grad.isDisposed ? p.grad : null;
+    if (grad) this.buckets[bucket].set(grad.data, offset);
+    else this.buckets[bucket].fill(0, offset, offset + p.numel);
+    last[control + 1 + i] = grad ? 1 : 0;
+  }
+
+  /**
+   * Overlap: the hook for the last backward before an optimizer step (null
+   * without overlap). It packs each gradient as backward finishes it and
+   * starts every complete bucket, in bucket order; the last bucket (with the
+   * buffers and control floats) starts in reduceGradients.
+   */
+  backwardHook(params: readonly Tensor[], buffers: readonly Tensor[]): LeafDone | null {
+    if (!this.overlap || this.size === 1) return null;
+    this.plan(params, buffers);
+    const missing = this.buckets.map(() => 0);
+    for (const { bucket } of this.layout) missing[bucket]++;
+    const flight: InFlight = { packed: new Uint8Array(params.length), missing, requests: [], index: new Map(params.map((p, i) => [p, i])), params };
+    this.inFlight = flight;
+    const packOne = (i: number): void => {
+      this.pack(params, i);
+      flight.packed[i] = 1;
+      flight.missing[this.layout[i].bucket]--;
+    };
+    // Frozen parameters (YOLO's DFL projection, freeze=) get no gradient: final already. A trainable one
+    // that this forward did not use holds its bucket back until reduceGradients (correct, just later).
+    params.forEach((p, i) => { if (!p.requiresGrad) packOne(i); });
+    return (leaf) => {
+      const i = flight.index.get(leaf);
+      if (i === undefined || flight.packed[i]) return;
+      const t0 = performance.now();
+      packOne(i);
+      this.timings.copySeconds += (performance.now() - t0) / 1000;
+      while (flight.requests.length < this.buckets.length - 1 && flight.missing[flight.requests.length] === 0) {
+        flight.requests.push(this.comm.startSum(this.buckets[flight.requests.length]));
+        this.timings.bucketsDuringBackward++;
+      }
+      for (const r of flight.requests) r.test(); // MPI moves non-blocking collectives on inside its calls
+    };
+  }
+
   reduceGradients(params: readonly Tensor[], buffers: readonly Tensor[], interrupt: boolean): boolean {
     this.steps++;
+    const flight = this.inFlight;
+    this.inFlight = null;
     if (this.failAt && this.failAt.rank === this.rank && this.failAt.step === this.steps) {
       throw new Error(`KILN_DDP_FAIL test hook: rank ${this.rank} fails at optimizer step ${this.steps}`);
     }
+    if (flight && flight.params.some((p, i) => p !== params[i])) throw new Error("kiln: DataParallel: the backward hook was made for other parameters");
     this.plan(params, buffers);
     const last = this.buckets[this.buckets.length - 1];
     const control = last.length - 1 - params.length;
@@ -93,16 +166,18 @@ export class DataParallel implements Parallel {
       last.set(t.data, o);
       o += t.numel;
     }
-    params.forEach((p, i) => {
-      const { bucket, offset } = this.layout[i];
-      const grad = p.grad !== null && !p.grad.isDisposed ? p.grad : null;
-      if (grad) this.buckets[bucket].set(grad.data, offset);
-      else this.buckets[bucket].fill(0, offset, offset + p.numel);
-      last[control + 1 + i] = grad ? 1 : 0;
-    });
+    for (let i = 0; i < params.length; i++) if (!flight?.packed[i]) this.pack(params, i);
     let copy = performance.now() - t0;
     t0 = performance.now();
-    for (const b of this.buckets) this.comm.sum(b);
+    if (flight) {
+      // The buckets backward did not start, in bucket order, then every sum finished.
+      const requests = [...flight.requests];
+      for (let b = requests.length; b < this.buckets.length; b++) requests.push(this.comm.startSum(this.buckets[b]));
+      for (const r of requests) r.wait();
+    } else {
+      for (const b of this.buckets) this.comm.sum(b);
+    }
+    this.timings.buckets += this.buckets.length;
     this.timings.allreduceSeconds += (performance.now() - t0) / 1000;
     t0 = performance.now();
     params.forEach((p, i) => {

@@ -174,8 +174,26 @@ function accumulateSlot(node: Node, g: Tensor): void {
 
 const NO_SURVIVORS: ReadonlySet<never> = new Set();
 
+/**
+ * Called once for each leaf that requires grad, as soon as backward has
+ * accumulated the last of its gradient (its `.grad` is final): data-parallel
+ * training starts reducing it while backward goes on.
+ */
+export type LeafDone = (leaf: Tensor) => void;
+
+/** For each position of `order`, the leaves whose last consumer runs there. */
+function leavesDoneAt(order: readonly Node[]): Tensor[][] {
+  const last = new Map<Tensor, number>();
+  order.forEach((node, i) => {
+    for (const input of node.inputs) if (input.gradFn === null && input.requiresGrad) last.set(input, i);
+  });
+  const at: Tensor[][] = order.map(() => []);
+  for (const [leaf, i] of last) at[i].push(leaf);
+  return at;
+}
+
 /** Tensor.backward's implementation. */
-export function runBackward(root: Tensor, seed?: Tensor): void {
+export function runBackward(root: Tensor, seed?: Tensor, onLeafDone?: LeafDone): void {
   if (!root.requiresGrad) {
     throw new Error("kiln: backward() on a tensor that does not require grad (no input of its graph has requiresGrad = true, or it was computed under noGrad)");
   }
@@ -197,8 +215,12 @@ export function runBackward(root: Tensor, seed?: Tensor): void {
     } finally {
       closeScope(scope, NO_SURVIVORS);
     }
+    const doneAt = onLeafDone ? leavesDoneAt(order) : null;
     try {
-      for (const node of order) runNode(node);
+      for (let i = 0; i < order.length; i++) {
+        runNode(order[i]);
+        if (doneAt) for (const leaf of doneAt[i]) onLeafDone!(leaf);
+      }
     } finally {
       for (const node of order) node.free();
     }

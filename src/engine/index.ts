@@ -2,7 +2,7 @@
 export { Tensor, numelOf, empty } from "./tensor.js";
 export { Act, type ActOp } from "./kernels.js";
 export { tensor, fromData, zeros, ones, full, zerosLike, onesLike, randn, rand, uniform } from "./create.js";
-export { noGrad, isGradEnabled, zeroGrad, type Node, type GradRule } from "./autograd.js";
+export { noGrad, isGradEnabled, zeroGrad, type Node, type GradRule, type LeafDone } from "./autograd.js";
 export { tidy, keep, persistent, memoryStats, resetMemoryStats, clearPool, LARGE_BYTES, type MemoryStats } from "./memory.js";
 export { Rng, defaultRng, manualSeed } from "./rng.js";
 export { kernels, setBackend } from "./backend.js";

@@ -2,7 +2,7 @@
 // Storage (see memory.ts). Views (reshape, detach) share the storage; every
 // other op writes a new one.
 import { acquireF32, Storage, track, untrack, type Disposable } from "./memory.js";
-import { record, runBackward, type Node } from "./autograd.js";
+import { record, runBackward, type LeafDone, type Node } from "./autograd.js";
 
 export class Tensor implements Disposable {
   readonly shape: readonly number[];
@@ -57,10 +57,11 @@ export class Tensor implements Disposable {
   /**
    * Backpropagates from this tensor: a scalar (one element) seeds gradient 1,
    * anything else needs an explicit seed of the same shape. Leaves that require
-   * grad accumulate into `.grad`; the graph is freed afterwards.
+   * grad accumulate into `.grad`; the graph is freed afterwards. `onLeafDone`
+   * hears of each such leaf as soon as its gradient is final.
    */
-  backward(grad?: Tensor): void {
-    runBackward(this, grad);
+  backward(grad?: Tensor, onLeafDone?: LeafDone): void {
+    runBackward(this, grad, onLeafDone);
   }
 
   /** The same data with no graph and no grad requirement. */

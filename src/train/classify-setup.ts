@@ -15,7 +15,7 @@ import type { RunLog } from "./log.js";
 import { fineTuneSource, prepareFineTune } from "../models/weights.js";
 import { acceptCheckedData, type TaskSetup } from "./setup.js";
 import type { Batch } from "../data/loader.js";
-import { localShard } from "../distributed/join.js";
+import { localShard, rankGather } from "../distributed/join.js";
 
 function channelsFor(model: string, data: 1 | 3): 1 | 3 {
   if (model === "cnn") return data;
@@ -43,12 +43,13 @@ export async function setupClassify(config: TrainConfig, resumeFrom: Checkpoint 
     ...loaderBase, shuffle: true, dropLast: trainSamples.length > config.batch, shard: localShard(),
     augment: { randomResizedCrop: config.scale > 0 ? { scale: [1 - config.scale, 1], ratio: [3 / 4, 4 / 3] } : null, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
   });
-  const val = new DataLoader(valSamples, { ...loaderBase, shuffle: false, dropLast: false, augment: null });
+  // ranks > 1: validation is sharded too (each rank its part of every batch; the counts gathered after).
+  const val = new DataLoader(valSamples, { ...loaderBase, shuffle: false, dropLast: false, augment: null, shard: localShard() });
   const makeModel = (rng?: Rng): Classifier => createModel(source.architecture as ClassifierName, { nc, inChannels: channels, dropout: config.dropout, rng }) as Classifier;
   const model = makeModel();
   for (const line of prepareFineTune(model, source, config.model, config.freeze, resumeFrom !== null)) log.line(line);
   return {
-    task: new ClassifyTask({ classes: ds.classes, imgsz: config.imgsz, labelSmoothing: config.label_smoothing, val }),
+    task: new ClassifyTask({ classes: ds.classes, imgsz: config.imgsz, labelSmoothing: config.label_smoothing, val, gatherRanks: rankGather() }),
     model,
     makeModel,
     train,

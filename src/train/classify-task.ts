@@ -16,6 +16,8 @@ export interface ClassifyTaskOptions {
   imgsz: number;
   labelSmoothing: number;
   val: Pick<DataLoader, "epoch" | "length">;
+  /** ranks > 1: the val loader yields this rank's part of each batch, and the ranks' counts are gathered. */
+  gatherRanks?: <T>(value: T) => T[];
 }
 
 export class ClassifyTask implements TrainTask<Batch, ClassificationMetrics> {
@@ -54,7 +56,7 @@ export class ClassifyTask implements TrainTask<Batch, ClassificationMetrics> {
   }
 
   async evaluate(model: AnyModule, limit = Infinity): Promise<Evaluation<ClassificationMetrics>> {
-    const m = await evaluateClassifier(model as Classifier, this.o.val, this.o.classes, this.o.imgsz, limit);
+    const m = await evaluateClassifier(model as Classifier, this.o.val, this.o.classes, this.o.imgsz, limit, this.o.gatherRanks);
     return { values: { "val/loss": m.loss, "val/acc": m.accuracy, "val/top5": m.top5, "val/f1": m.macroF1 }, fitness: m.accuracy, detail: m };
   }
 
@@ -106,14 +108,20 @@ function countCorrect(logits: Tensor, labels: Int32Array, n: number): number {
   return correct;
 }
 
-/** Loss and metrics of `model` over the batches of `source` (evaluation mode, no gradients). */
-export async function evaluateClassifier(model: Classifier, source: Pick<DataLoader, "epoch">, classes: string[], imgsz: number, limit = Infinity): Promise<ClassificationMetrics> {
+/**
+ * Loss and metrics of `model` over the batches of `source` (evaluation mode, no
+ * gradients). `gather` (ranks > 1): `source` holds this rank's part of each
+ * batch, and the metrics are those of the whole split, the same on every rank.
+ */
+export async function evaluateClassifier(model: Classifier, source: Pick<DataLoader, "epoch">, classes: string[], imgsz: number, limit = Infinity,
+  gather?: <T>(value: T) => T[]): Promise<ClassificationMetrics> {
   const acc = new MetricAccumulator(classes);
   const wasTraining = model.training;
   model.eval();
   let seen = 0;
   for await (const b of source.epoch(0)) {
-    noGrad(() => tidy(() => {
+    // A rank's part of a last batch smaller than the ranks may be empty.
+    if (b.size > 0) noGrad(() => tidy(() => {
       const logits = model.forward(imagesTensor(b, imgsz));
       const lossSum = crossEntropy(logits, b.labels, { reduction: "sum" }).item();
       acc.add(logits.data, b.labels, b.size, lossSum);
@@ -121,5 +129,6 @@ export async function evaluateClassifier(model: Classifier, source: Pick<DataLoa
     if (++seen >= limit) break;
   }
   model.train(wasTraining);
+  if (gather) acc.combine(gather);
   return acc.result();
 }

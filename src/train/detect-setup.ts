@@ -15,6 +15,8 @@ import type { RunLog } from "./log.js";
 import { fineTuneSource, prepareFineTune } from "../models/weights.js";
 import { acceptCheckedData, type TaskSetup } from "./setup.js";
 import type { Trainer } from "./trainer.js";
+import { localShard, rankGather, rankSum } from "../distributed/join.js";
+import { KilnError } from "../errors.js";
 
 /** Ultralytics' close_mosaic: the last N epochs train without mosaic (closer to what validation sees). */
 export class CloseMosaic extends Callback {
@@ -46,11 +48,17 @@ export async function setupDetect(config: TrainConfig, resumeFrom: Checkpoint | 
   const valSamples = ds.splits.val ?? [];
   const nc = ds.classes.length;
   const base = { batch: config.batch, imgsz: config.imgsz, seed: config.seed, cache: config.cache, prefetch: config.prefetch, workers: config.workers };
+  const shard = localShard();
+  // Every rank takes part in each step's collectives, so none may get an empty slice (a lone batch smaller than the ranks).
+  if (shard && trainSamples.length < shard.ranks) {
+    throw new KilnError(`${config.data} has ${trainSamples.length} training images, fewer than the ${shard.ranks} ranks: each rank needs at least one. Fix: fewer ranks, or more data.`);
+  }
   const train = new DetectionLoader(trainSamples, {
-    ...base, shuffle: true, dropLast: trainSamples.length > config.batch,
+    ...base, shuffle: true, dropLast: trainSamples.length > config.batch, shard,
     augment: { mosaic: config.mosaic, translate: config.translate, scale: config.scale, fliplr: config.fliplr, hsv_h: config.hsv_h, hsv_s: config.hsv_s, hsv_v: config.hsv_v },
   });
-  const val = new DetectionLoader(valSamples, { ...base, shuffle: false, dropLast: false, augment: null });
+  // ranks > 1: validation is sharded too (each rank its part of every batch; the detections gathered after).
+  const val = new DetectionLoader(valSamples, { ...base, shuffle: false, dropLast: false, augment: null, shard });
   const source = fineTuneSource(config.model, "detect");
   const makeModel = (rng?: Rng): YOLOv8 => createModel(source.architecture as DetectorName, { nc, rng }) as YOLOv8;
   const model = makeModel();
@@ -59,7 +67,7 @@ export async function setupDetect(config: TrainConfig, resumeFrom: Checkpoint | 
   return {
     task: new DetectTask({
       classes: ds.classes, imgsz: config.imgsz, gains: { box: config.box, cls: config.cls, dfl: config.dfl },
-      nms: { conf: config.conf, iou: config.iou, maxDet: config.max_det }, val,
+      nms: { conf: config.conf, iou: config.iou, maxDet: config.max_det }, val, sumOverRanks: rankSum(), gatherRanks: rankGather(),
     }),
     model,
     makeModel,

@@ -23,6 +23,10 @@ export interface DetectTaskOptions {
   /** NMS of validation: conf (0.001), iou (0.7), max_det (300). */
   nms: { conf: number; iou: number; maxDet: number };
   val: { length: number; epoch(epoch: number, start?: number): AsyncIterableIterator<DetBatch> };
+  /** ranks > 1: sums a number over the ranks (the loss's normaliser is the global batch's). */
+  sumOverRanks?: (value: number) => number;
+  /** ranks > 1: the val loader yields this rank's part of each batch; the images' detections are gathered. */
+  gatherRanks?: <T>(value: T) => T[];
 }
 
 /** What validation measured: the metrics, and the first batch drawn with labels and predictions. */
@@ -50,9 +54,9 @@ export class DetectTask implements TrainTask<DetBatch, DetectEvaluation> {
     return (model as YOLOv8).forward(tensor(b.images, [b.size, 3, b.imgsz, b.imgsz]));
   }
 
-  private modelLoss(maps: Tensor[], b: DetBatch, model: AnyModule): ReturnType<typeof detectionLoss> {
+  private modelLoss(maps: Tensor[], b: DetBatch, model: AnyModule, shard?: { globalBatch: number; sumOverRanks: (value: number) => number }): ReturnType<typeof detectionLoss> {
     const head = (model as YOLOv8).detect;
-    return detectionLoss(maps, b, { nc: this.o.classes.length, strides: head.strides, regMax: head.regMax, gains: this.o.gains });
+    return detectionLoss(maps, b, { nc: this.o.classes.length, strides: head.strides, regMax: head.regMax, gains: this.o.gains, shard });
   }
 
   inspect(model: AnyModule, b: DetBatch): { input: number[]; output: string } {
@@ -74,10 +78,13 @@ export class DetectTask implements TrainTask<DetBatch, DetectEvaluation> {
     return { input: [b.size, 3, b.imgsz, b.imgsz], output: `${shapes.length} maps ${shapes.map((s) => `[${s.join(", ")}]`).join(" ")}` };
   }
 
-  step(model: AnyModule, b: DetBatch): StepResult {
-    const { loss, items } = this.modelLoss(this.forward(model, b), b, model);
+  step(model: AnyModule, b: DetBatch & { globalSize?: number }): StepResult {
+    // ranks > 1: this rank's slice, its loss normalised over the global batch (a collective in the loss).
+    const sum = this.o.sumOverRanks;
+    const shard = sum && b.globalSize !== undefined ? { globalBatch: b.globalSize, sumOverRanks: sum } : undefined;
+    const { loss, items } = this.modelLoss(this.forward(model, b), b, model, shard);
     const value = loss.item();
-    return { loss, value, items: Number.isFinite(value) ? { box_loss: items.box, cls_loss: items.cls, dfl_loss: items.dfl } : {} };
+    return { loss, value, items: Number.isFinite(value) ? { box_loss: items.box, cls_loss: items.cls, dfl_loss: items.dfl } : {}, ...(shard ? { globalShare: true } : {}) };
   }
 
   trainValues(stats: EpochStats): Record<string, number> {
@@ -88,37 +95,48 @@ export class DetectTask implements TrainTask<DetBatch, DetectEvaluation> {
   async evaluate(model: AnyModule, limit = Infinity): Promise<Evaluation<DetectEvaluation>> {
     const wasTraining = model.training;
     model.eval();
-    const images: DetImageEval[] = [];
+    // Per batch, the images this process evaluated (ranks > 1: its part of the batch), in batch order.
+    const perBatch: DetImageEval[][] = [];
     const sums: Record<string, number> = { box_loss: 0, cls_loss: 0, dfl_loss: 0 };
     let seen = 0;
-    let batches = 0;
     let first: BatchImages | null = null;
-    for await (const b of this.o.val.epoch(0)) {
-      noGrad(() => tidy(() => {
-        const maps = this.forward(model, b);
-        const { items } = this.modelLoss(maps, b, model);
-        sums.box_loss += items.box * b.size;
-        sums.cls_loss += items.cls * b.size;
-        sums.dfl_loss += items.dfl * b.size;
-        const decoded = decodeDetections(maps, (model as YOLOv8).detect.strides, this.o.classes.length, b.imgsz);
-        for (let i = 0; i < b.size; i++) {
-          const shape = b.shapes[i];
-          const dets = nms(decoded[i], { conf: this.o.nms.conf, iou: this.o.nms.iou, maxDet: this.o.nms.maxDet });
-          const scaled = scaleBoxes(dets, shape, shape.width, shape.height);
-          images.push({ width: shape.width, height: shape.height, gt: groundTruth(b, i), dt: scaled.map((d) => ({ cls: d.cls, box: d.box, score: d.score })) });
-        }
-        first ??= snapshotBatch(b, images.slice(images.length - b.size).map((im) => im.dt));
-      }));
+    for await (const b of this.o.val.epoch(0) as AsyncIterableIterator<DetBatch & { globalSize?: number }>) {
+      const sum = this.o.sumOverRanks;
+      const shard = sum && b.globalSize !== undefined ? { globalBatch: b.globalSize, sumOverRanks: sum } : undefined;
+      const images: DetImageEval[] = [];
+      if (b.size === 0) {
+        shard?.sumOverRanks(0); // an empty part of a small last batch: still one of the loss's all-reduces
+      } else {
+        noGrad(() => tidy(() => {
+          const maps = this.forward(model, b);
+          // ranks > 1: the items are this rank's share of the whole batch's means (normalised over it).
+          const { items } = this.modelLoss(maps, b, model, shard);
+          const weight = shard ? shard.globalBatch : b.size;
+          sums.box_loss += items.box * weight;
+          sums.cls_loss += items.cls * weight;
+          sums.dfl_loss += items.dfl * weight;
+          const decoded = decodeDetections(maps, (model as YOLOv8).detect.strides, this.o.classes.length, b.imgsz);
+          for (let i = 0; i < b.size; i++) {
+            const shape = b.shapes[i];
+            const dets = nms(decoded[i], { conf: this.o.nms.conf, iou: this.o.nms.iou, maxDet: this.o.nms.maxDet });
+            const scaled = scaleBoxes(dets, shape, shape.width, shape.height);
+            images.push({ width: shape.width, height: shape.height, gt: groundTruth(b, i), dt: scaled.map((d) => ({ cls: d.cls, box: d.box, score: d.score })) });
+          }
+          first ??= snapshotBatch(b, images.map((im) => im.dt));
+        }));
+      }
+      perBatch.push(images);
       seen += b.size;
-      if (++batches >= limit) break;
+      if (perBatch.length >= limit) break;
     }
     model.train(wasTraining);
-    const metrics = evaluateDetections(images, this.o.classes);
+    const whole = this.o.gatherRanks ? gatherSplit(this.o.gatherRanks, perBatch, sums, seen) : { images: perBatch.flat(), sums, seen };
+    const metrics = evaluateDetections(whole.images, this.o.classes);
     const values: Record<string, number> = {
       "metrics/precision(B)": metrics.precision, "metrics/recall(B)": metrics.recall,
       "metrics/mAP50(B)": metrics.mAP50, "metrics/mAP50-95(B)": metrics.mAP50_95,
     };
-    for (const k of LOSS_ITEMS) values[`val/${k}`] = seen ? sums[k] / seen : NaN;
+    for (const k of LOSS_ITEMS) values[`val/${k}`] = whole.seen ? whole.sums[k] / whole.seen : NaN;
     return { values, fitness: metrics.fitness, detail: { metrics, first } };
   }
 
@@ -158,6 +176,22 @@ export class DetectTask implements TrainTask<DetBatch, DetectEvaluation> {
     await writeDetectionPlots(runDir, d.metrics, this.o.classes);
     if (d.first) await writeBatchImages(runDir, "val_batch0", d.first, this.o.classes);
   }
+}
+
+/**
+ * ranks > 1: the whole split from every rank's parts. Each rank sends its
+ * images batch by batch; batch i's images are rank 0's part then rank 1's…,
+ * which is the order one process evaluates them in, so the COCO evaluation
+ * (its sort of detections by score included) sees exactly the same input.
+ * Every rank gets the same result (the fitness decides best/early stopping).
+ */
+function gatherSplit(gather: <T>(value: T) => T[], perBatch: DetImageEval[][], sums: Record<string, number>, seen: number): { images: DetImageEval[]; sums: Record<string, number>; seen: number } {
+  const parts = gather({ perBatch, sums, seen });
+  const images: DetImageEval[] = [];
+  for (let i = 0; i < perBatch.length; i++) for (const p of parts) images.push(...p.perBatch[i]);
+  const total: Record<string, number> = { box_loss: 0, cls_loss: 0, dfl_loss: 0 };
+  for (const p of parts) for (const k of LOSS_ITEMS) total[k] += p.sums[k];
+  return { images, sums: total, seen: parts.reduce((n, p) => n + p.seen, 0) };
 }
 
 /** Image i's objects in its original pixels (xyxy), and the crowd regions COCO evaluation ignores detections on. */

@@ -51,6 +51,25 @@ export class MetricAccumulator {
     this.lossSum += lossSum;
   }
 
+  /**
+   * ranks > 1 (each rank evaluated its part of the split): every rank's counts
+   * and sums added up in rank order, so every rank holds the same whole-split
+   * state (counts exactly; the loss sum up to float rounding).
+   */
+  combine(gather: <T>(value: T) => T[]): void {
+    const all = gather({ lossSum: this.lossSum, count: this.count, top5Hits: this.top5Hits, confusion: this.confusion });
+    this.lossSum = 0;
+    this.count = 0;
+    this.top5Hits = 0;
+    for (const row of this.confusion) row.fill(0);
+    for (const part of all) {
+      this.lossSum += part.lossSum;
+      this.count += part.count;
+      this.top5Hits += part.top5Hits;
+      part.confusion.forEach((row, t) => row.forEach((n, p) => { this.confusion[t][p] += n; }));
+    }
+  }
+
   result(): ClassificationMetrics {
     const report = classificationReport(this.confusion, this.classes, { top5Correct: this.top5Hits });
     return {

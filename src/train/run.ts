@@ -37,6 +37,7 @@ import { FreezeBatchNorm } from "./freeze-bn.js";
 import { detectRankEnv } from "../distributed/env.js";
 import { joinRanks, rankLog } from "../distributed/join.js";
 import { launchRanks } from "../distributed/launcher.js";
+import { graceFromEnv, watchTimeLimit } from "../cluster/time-limit.js";
 
 export interface TrainResult {
   status: FitStatus;
@@ -50,6 +51,8 @@ export interface TrainResult {
   seconds: number;
   /** Why the run stopped early, when it did. */
   stopReason: string | null;
+  /** Interrupted because its SLURM job's time limit was near (the job script resubmits it with requeue=true). */
+  timeLimit: boolean;
 }
 
 export interface RunHooks {
@@ -219,6 +222,13 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     log.warn(`${signal}: finishing the current step, then saving weights/last.safetensors (press Ctrl-C again to exit at once)`);
     trainer.interrupt();
   }, () => record.end("interrupted", "second signal: exited at once"));
+  // In a job written by `kiln train --slurm`: stop `grace` seconds before the job's time limit, as on
+  // Ctrl-C. Rank 0 watches; the interrupt reaches the other ranks through the agreed step boundary.
+  const slurmLimit = writer ? graceFromEnv() : null;
+  const timeLimit = slurmLimit ? watchTimeLimit({ ...slurmLimit, warn, onTimeUp: (left) => {
+    log.warn(`SLURM job ${slurmLimit.jobId} ends in ${left} s (grace=${slurmLimit.graceSeconds} s): finishing the current step, then saving weights/last.safetensors`);
+    trainer.interrupt();
+  } }) : null;
   const cancelIfInterrupted = (): void => {
     if (interruptedEarly === null) return;
     record.end("interrupted", `${interruptedEarly} before training started`);
@@ -259,8 +269,18 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     fitting = true;
     if (writer) tracking.start(config, Date.now());
     const status = await trainer.fit();
+    timeLimit?.stop();
+    const reduced = rank?.parallel.timings;
+    if (reduced && reduced.bucketsDuringBackward > 0) {
+      log.line(`all-reduce  ${reduced.bucketsDuringBackward} of ${reduced.buckets} gradient buckets started while backward ran (KILN_DDP_OVERLAP=1)`);
+    }
+    // Every rank ends fit() with the same status, so all of them reach this collective.
+    const timeUp = status === "interrupted" && (parallel ? parallel.first(timeLimit?.fired ? true : null) === true : timeLimit?.fired === true);
     if (writer) await tracking.finish(status === "interrupted" ? "interrupted" : "finished");
-    if (status === "interrupted") {
+    if (timeUp) {
+      record.end("interrupted", `time limit: stopped ${slurmLimit?.graceSeconds ?? "grace"} s before the end of SLURM job ${slurmLimit?.jobId ?? process.env.SLURM_JOB_ID}; weights/last.safetensors saved at epoch ${trainer.epoch + 1}, batch ${trainer.batch}`);
+      log.line(`time limit: weights/last.safetensors saved at epoch ${trainer.epoch + 1}, batch ${trainer.batch}. With requeue=true the job submits the run again; else resume with:\n  kiln train --resume ${runDir} --slurm`);
+    } else if (status === "interrupted") {
       record.end("interrupted");
       log.line(`interrupted: weights/last.safetensors saved at epoch ${trainer.epoch + 1}, batch ${trainer.batch}. Resume with:\n  kiln train --resume ${runDir}`);
     } else {
@@ -271,6 +291,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
       status, runDir, weights: { best: join(weightsDir, "best.safetensors"), last: join(weightsDir, "last.safetensors") },
       epochsRun: trainer.history.length, bestEpoch: trainer.best.epoch + 1, best: trainer.history.find((h) => h.epoch === trainer.best.epoch),
       final: trainer.history.at(-1), history: trainer.history, seconds: (performance.now() - started) / 1000, stopReason: trainer.stopReason,
+      timeLimit: timeUp,
     };
     rank?.done();
     if (!writer) return result;
@@ -290,6 +311,7 @@ export async function runTraining(input: TrainConfig, hooks: RunHooks = {}): Pro
     if (parallel) rank!.fail(err, runDir);
     throw err;
   } finally {
+    timeLimit?.stop();
     stopSignals();
   }
 }

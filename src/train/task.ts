@@ -13,6 +13,13 @@ export interface StepResult {
   value: number;
   /** Named per-image means of this batch ("loss", or "box_loss", "cls_loss", "dfl_loss"), and counts ("correct"). */
   items: Record<string, number>;
+  /**
+   * ranks > 1: `loss` and `items` are already this rank's additive share of the
+   * whole (global) batch's values (detection normalises over the global batch),
+   * so the trainer neither scales the loss by the rank's share nor weights the
+   * items by the rank's image count. Absent: per-image means of this slice.
+   */
+  globalShare?: boolean;
 }
 
 /** A split's evaluation: results.csv values ("val/acc", "metrics/mAP50(B)", …), the fitness, and the full metrics. */

@@ -3,7 +3,7 @@
 // (epoch, batch, iteration) and the epoch's running sums are all the state it
 // has besides the model, optimizer and callbacks, and all of it is saved, so
 // a resumed run continues bit for bit.
-import { defaultRng, mul, tidy, type Tensor } from "../engine/index.js";
+import { defaultRng, mul, tidy, type LeafDone, type Tensor } from "../engine/index.js";
 import type { AnyModule } from "../nn/index.js";
 import type { AnyOptimizer, OptimizerStateDict } from "../optim/index.js";
 import type { TrainConfig } from "../config/index.js";
@@ -47,6 +47,8 @@ export interface Parallel {
   first<T extends JsonValue>(value: T | null): T | null;
   /** Every rank's epoch sums added up. */
   sumStats(stats: EpochStats): EpochStats;
+  /** Optional overlap: a hook for the last backward before reduceGradients, told of each gradient as backward finishes it (null: none). */
+  backwardHook?(params: readonly Tensor[], buffers: readonly Tensor[]): LeafDone | null;
 }
 
 /** A row of history: what each epoch measured (epoch 0-based; time: seconds since the run started). */
@@ -192,20 +194,24 @@ export class Trainer<B extends { size: number } = { size: number }> {
       // ranks' summed gradients are those of the mean loss over the global batch.
       const globalSize = parts.parallel ? (b as { globalSize?: number }).globalSize ?? b.size : b.size;
       const share = b.size / globalSize;
+      const stepBoundary = (this.batch + 1) % config.accumulate === 0 || this.batch + 1 === nb;
+      // ranks > 1 with overlap: the gradients' all-reduce starts during the backward before the step.
+      const onLeafDone = stepBoundary ? parts.parallel?.backwardHook?.(model.parameters(), model.namedBuffers().map(([, t]) => t)) ?? undefined : undefined;
       const loss = b.size === 0 ? 0 : tidy(() => {
         const r = this.task.step(model, b);
         if (!Number.isFinite(r.value)) return r.value;
+        // A global share's items add up over the ranks to the global batch's means: weighted by the global batch.
         const sums = this.epochStats.sums;
-        for (const [k, v] of Object.entries(r.items)) sums[k] = (sums[k] ?? 0) + v * b.size;
+        const weight = r.globalShare ? globalSize : b.size;
+        for (const [k, v] of Object.entries(r.items)) sums[k] = (sums[k] ?? 0) + v * weight;
         this.epochStats.seen += b.size;
-        mul(r.loss, share / config.accumulate).backward();
+        mul(r.loss, (r.globalShare ? 1 : share) / config.accumulate).backward(undefined, onLeafDone);
         return r.value;
       });
       this.lastLoss = loss;
       if (!Number.isFinite(loss)) {
         this.each((c) => c.onNonFiniteBatch(this));
       }
-      const stepBoundary = (this.batch + 1) % config.accumulate === 0 || this.batch + 1 === nb;
       if (stepBoundary) this.optimizerStep();
       this.iteration++;
       this.batch++;

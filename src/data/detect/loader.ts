@@ -13,7 +13,7 @@ import { mixSeed, rngFor } from "../seed.js";
 import { augmentDetection, DetScratch, mosaicPartners, type DetAugmentOptions } from "./augment.js";
 import { centredPad, letterbox, loadSized, placeObjects, type Box, type SizedImage } from "./letterbox.js";
 import type { DetBatch, DetObject, DetSample } from "./types.js";
-import { DecodeSlots } from "../loader.js";
+import { DecodeSlots, shardSlice, type Shard } from "../loader.js";
 
 export type { DetAugmentOptions } from "./augment.js";
 
@@ -31,6 +31,8 @@ export interface DetectionLoaderOptions {
   prefetch?: number;
   /** Images decoded at once (0 or absent: no limit). */
   workers?: number;
+  /** Data-parallel: `batch` is the global batch and this loader yields only this rank's slice of each (same order, same augmentation). */
+  shard?: Shard;
 }
 
 /** Objects in the same parallel-array form as DetBatch's targets. */
@@ -48,6 +50,8 @@ export interface DetTargets {
  */
 export interface DetLoaderBatch extends DetBatch {
   crowd: DetTargets;
+  /** With a shard: the images of the whole (global) batch across all ranks; this rank holds `size` of them. */
+  globalSize?: number;
 }
 
 type DetShape = DetBatch["shapes"][number];
@@ -101,7 +105,7 @@ const crowds = (objects: readonly DetObject[]): DetObject[] => objects.filter((o
 
 export class DetectionLoader {
   readonly length: number;
-  private readonly opts: Required<DetectionLoaderOptions>;
+  private readonly opts: Required<Omit<DetectionLoaderOptions, "shard">> & Pick<DetectionLoaderOptions, "shard">;
   private readonly ring: Slot[];
   private readonly cache = new Map<number, Promise<SizedImage>>();
   private readonly scratch: DetScratch;
@@ -111,7 +115,7 @@ export class DetectionLoader {
   private running = false;
 
   constructor(private readonly samples: DetSample[], options: DetectionLoaderOptions) {
-    const opts: Required<DetectionLoaderOptions> = { cache: false, prefetch: 2, workers: 0, ...options };
+    const opts: Required<Omit<DetectionLoaderOptions, "shard">> & Pick<DetectionLoaderOptions, "shard"> = { cache: false, prefetch: 2, workers: 0, ...options };
     if (!(Number.isInteger(opts.batch) && opts.batch >= 1)) throw new KilnError(`batch must be a whole number of at least 1, got ${opts.batch}.`);
     // The detector's largest stride is 32.
     if (!(Number.isInteger(opts.imgsz) && opts.imgsz >= 32 && opts.imgsz % 32 === 0)) throw new KilnError(`imgsz must be a multiple of 32 for a detector, got ${opts.imgsz}.`);
@@ -175,8 +179,11 @@ export class DetectionLoader {
 
   private async fill(slot: Slot, order: Int32Array, epoch: number, batchIndex: number, mosaic: number): Promise<DetLoaderBatch> {
     const { batch, imgsz, augment, seed } = this.opts;
-    const from = batchIndex * batch;
-    const size = Math.min(batch, order.length - from);
+    const globalFrom = batchIndex * batch;
+    const globalSize = Math.min(batch, order.length - globalFrom);
+    const [lo, hi] = this.opts.shard ? shardSlice(globalSize, this.opts.shard.rank, this.opts.shard.ranks) : [0, globalSize];
+    const from = globalFrom + lo;
+    const size = hi - lo;
     const plane = imgsz * imgsz;
     const found: { boxes: Box[]; crowd: Box[] }[] = new Array(size);
     // Fresh per batch (a few numbers): a caller may keep shapes past next(), unlike the big arrays.
@@ -237,6 +244,7 @@ export class DetectionLoader {
       indices: full ? slot.indices : slot.indices.subarray(0, size),
       shapes,
       crowd: slot.crowd.view(),
+      ...(this.opts.shard ? { globalSize } : {}),
     };
   }
 }

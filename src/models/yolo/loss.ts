@@ -55,6 +55,14 @@ export interface DetectionLossOptions {
    * gradient treats them — what a finite-difference check needs.
    */
   frozenAssignment?: BatchAssignment;
+  /**
+   * Data-parallel training: these images are one rank's slice of a global batch
+   * of `globalBatch`; `sumOverRanks` adds a number over the ranks (an
+   * all-reduce every rank reaches). The loss is normalised as one process with
+   * the whole batch would (global target-score sum and batch size), so the
+   * ranks' losses, and their gradients, add up to that process's.
+   */
+  shard?: { globalBatch: number; sumOverRanks: (value: number) => number };
 }
 
 /** Per anchor of every image ([B·A], image-major): the assigner's answer. */
@@ -258,11 +266,12 @@ export function computeDetectionLoss(maps: readonly MapLike[], targets: Detectio
   if (assignment.anchors !== A || assignment.fg.length !== B * A) throw new Error("kiln: detectionLoss: the frozen assignment is for another batch");
   let scoreSum = 0;
   for (let i = 0; i < B * A; i++) if (assignment.fg[i]) scoreSum += assignment.score[i];
-  const tss = Math.max(scoreSum, 1);
+  const tss = Math.max(options.shard ? options.shard.sumOverRanks(scoreSum) : scoreSum, 1);
+  const scale = options.shard?.globalBatch ?? B; // the batch size the loss is multiplied by
 
   // 2. Class loss: BCE against 0 everywhere (kernels), then the targets of foreground anchors.
   let clsSum = 0;
-  const clsScale = (gains.cls * B) / tss;
+  const clsScale = (gains.cls * scale) / tss;
   reserveScratch(nc * Math.max(...anchors.levels.map((l) => l.h * l.w)));
   for (let li = 0; li < maps.length; li++) {
     const { h, w, start } = anchors.levels[li];
@@ -325,7 +334,7 @@ export function computeDetectionLoss(maps: readonly MapLike[], targets: Detectio
       dflSum += (side / 4) * weight;
 
       if (!grads) continue;
-      const cb = (gains.box * B * weight) / tss, cd = (gains.dfl * B * weight) / tss / 4;
+      const cb = (gains.box * scale * weight) / tss, cd = (gains.dfl * scale * weight) / tss / 4;
       dDist[0] = cb * dC[0];
       dDist[1] = cb * dC[1];
       dDist[2] = -cb * dC[2];
@@ -344,7 +353,7 @@ export function computeDetectionLoss(maps: readonly MapLike[], targets: Detectio
   }
 
   const items = { box: (boxSum / tss) * gains.box, cls: (clsSum / tss) * gains.cls, dfl: (dflSum / tss) * gains.dfl };
-  return { loss: (items.box + items.cls + items.dfl) * B, items, assignment, targetScoresSum: tss };
+  return { loss: (items.box + items.cls + items.dfl) * scale, items, assignment, targetScoresSum: tss };
 }
 
 /**
