@@ -126,7 +126,7 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
       if (packedW) pre.b = packedW + group * packedGroupLength(f, true);
       runBlockedGemm(activeMicroKernel(), pr, N, cOutG, f.depth(), pre);
       // staging[n*P + q][co] -> y[n][group*cOutG + co][q], with the epilogue.
-      parallelFor(cOutG, [&](int64_t co) {
+      parallelRuns(cOutG, [&](int64_t co) {
         const int64_t c = group * cOutG + co;
         for (int64_t n = 0; n < f.n; ++n) {
           float* dst = y + (n * f.cOut + c) * P;
@@ -147,7 +147,7 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
     runBlockedGemm(activeMicroKernel(), pr, cOutG, N, f.depth(), pre);
     if (!staged) continue;
     // staging[co][n*P + q] -> y[n][group*cOutG + co][q], with the epilogue.
-    parallelFor(cOutG, [&](int64_t co) {
+    parallelRuns(cOutG, [&](int64_t co) {
       const int64_t c = group * cOutG + co;
       for (int64_t n = 0; n < f.n; ++n) {
         float* dst = y + (n * f.cOut + c) * P;
@@ -219,7 +219,7 @@ void backwardInputByColumns(const ConvGeometry& g, const float* dy, const float*
       const int64_t nb = std::min(imagesPerChunk, g.n - n0), cols = nb * P;
       ConvColumnsProblem pr{g, group, n0, dy, w, col, cols};
       runBlockedGemm(activeMicroKernel(), pr, K, cols, g.cOutG());
-      parallelFor(nb * g.cInG(), [&](int64_t t) {
+      parallelRuns(nb * g.cInG(), [&](int64_t t) {
         const int64_t nl = t / g.cInG(), ci = t % g.cInG();
         float* dxp = dx + ((n0 + nl) * g.cIn + group * g.cInG() + ci) * g.inPlane();
         col2imPlane(g, col + ci * g.taps() * cols + nl * P, cols, dxp);
@@ -249,7 +249,7 @@ double planeSum(const float* p, int64_t count) {
 
 // dbias[c] = sum of dy over images and pixels, images in order.
 void biasGradient(const ConvGeometry& g, const float* dy, float* dbias) {
-  parallelFor(g.cOut, [&](int64_t c) {
+  parallelRuns(g.cOut, [&](int64_t c) {
     double acc = 0.0;
     for (int64_t n = 0; n < g.n; ++n) acc += planeSum(dy + (n * g.cOut + c) * g.outPlane(), g.outPlane());
     dbias[c] = static_cast<float>(acc);

@@ -36,7 +36,7 @@ template <class SumPlane, class Finish, class ApplyPlane>
 void perChannel(const Geometry& g, const SumPlane& sumPlane, const Finish& finish, const ApplyPlane& applyPlane) {
   if (g.planes() == 0) return;
   if (g.c >= 2 * numThreads()) {
-    parallelTasks(g.c, [&](int64_t ch) {
+    parallelRuns(g.c, [&](int64_t ch) {
       double s[2] = {0, 0};
       for (int64_t i = 0; i < g.n; ++i) {
         double p[2];
