@@ -52,12 +52,14 @@ function train(comm: Communicator | null, name: string, steps: number, warmup: n
   const ranks = comm?.size ?? 1;
   const { c, model, forwardLoss, xs, ts, share } = caseSlice(name, rank, ranks);
   const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-  const parallel = comm && ranks > 1 ? new DataParallel(comm) : null;
+  // KILN_DDP_OVERLAP=1, as for `kiln train`: buckets start their all-reduce while backward runs.
+  const parallel = comm && ranks > 1 ? new DataParallel(comm, undefined, process.env.KILN_DDP_OVERLAP === "1") : null;
   const params = model.parameters();
   const buffers = model.namedBuffers().map(([, t]) => t);
   model.train();
   const step = (): void => {
-    tidy(() => mul(forwardLoss(xs, ts), share).backward());
+    const hook = parallel?.backwardHook(params, buffers) ?? undefined;
+    tidy(() => mul(forwardLoss(xs, ts), share).backward(undefined, hook));
     parallel?.reduceGradients(params, buffers, false);
     optimizer.step();
     optimizer.zeroGrad();
