@@ -6,7 +6,7 @@
 //
 // Peak: the addon's `peakGflops()` runs independent FMA chains (more chains
 // than FMA latency x ports, the widest FMA of the active ISA) on every pool
-// thread at once and divides the flops done by the wall time; share_of_peak
+// thread at once and sums each thread's own flops per second; share_of_peak
 // is measured GFLOP/s over that figure. Each figure is the best of several
 // timed rounds (the machine is shared; the best round is the least disturbed).
 import { fileURLToPath } from "node:url";
