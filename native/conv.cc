@@ -10,6 +10,7 @@
 
 #include "conv_depthwise.h"
 #include "conv_gemm.h"
+#include "conv_winograd.h"
 #include "gemm.h"
 #include "napi_util.h"
 #include "registry.h"
@@ -73,48 +74,71 @@ bool pixelRows(const ConvGeometry& f) {
          static_cast<double>(pixels) * channels * f.depth() >= kPixelRowsMinMacs;
 }
 
+// How packed weights are laid out: as the forward GEMM's A operand (channel
+// rows), as its B operand (pixel rows), or transformed for Winograd.
+enum class PackLayout { kChannelRows = 0, kPixelRows = 1, kWinograd = 2 };
+
+// The layout an inference call with this geometry runs in (g not flattened).
+PackLayout packLayout(const ConvGeometry& g) {
+  if (winogradFits(g)) return PackLayout::kWinograd;
+  return pixelRows(flattened(g)) ? PackLayout::kPixelRows : PackLayout::kChannelRows;
+}
+
 // The weights packed once for many forward calls (inference): a header that
-// says what they were packed for, then each group's packed weights, as the
-// A operand (channel rows) or the B operand (pixel rows). Length 0 where the
+// says what they were packed for, then the packed weights. Length 0 where the
 // forward pass would not use them (the direct depthwise path).
 constexpr int64_t kPackHeader = 16;  // 64 bytes: the packed panels stay 64-byte aligned
-void packHeader(const ConvGeometry& g, bool pixelLayout, float* h) {
+void packHeader(const ConvGeometry& g, PackLayout layout, float* h) {
   const MicroKernel& uk = activeMicroKernel();
   h[0] = static_cast<float>(g.cOutG());
   h[1] = static_cast<float>(g.depth());
   h[2] = static_cast<float>(g.groups);
   h[3] = static_cast<float>(uk.mr);
   h[4] = static_cast<float>(uk.nr);
-  h[5] = pixelLayout ? 1.0f : 0.0f;
+  h[5] = static_cast<float>(static_cast<int>(layout));
   for (int64_t i = 6; i < kPackHeader; ++i) h[i] = 0.0f;
 }
 int64_t packedGroupLength(const ConvGeometry& g, bool pixelLayout) {
   const MicroKernel& uk = activeMicroKernel();
   return packedLength(g.cOutG(), pixelLayout ? uk.nr : uk.mr, g.depth());
 }
-int64_t packedWeightsLength(const ConvGeometry& g, bool pixelLayout) {
-  return useDepthwise(g) ? 0 : kPackHeader + g.groups * packedGroupLength(g, pixelLayout);
+int64_t packedWeightsLength(const ConvGeometry& g, PackLayout layout) {
+  if (useDepthwise(g)) return 0;
+  if (layout == PackLayout::kWinograd) return kPackHeader + winogradPackedLength(g);
+  return kPackHeader + g.groups * packedGroupLength(g, layout == PackLayout::kPixelRows);
 }
 
-// The packed weights (past the header) when they were packed for this
-// geometry's layout; null when they were packed for the other layout (an
-// input of another size): the call then packs as usual. Weights packed for
-// another convolution are an error.
-const float* packedFor(const ConvGeometry& g, const Span& packed) {
-  if (!packed.data) return nullptr;
-  const bool pixelLayout = packed.length > 5 && packed.data[5] == 1.0f;
-  require(reinterpret_cast<uintptr_t>(packed.data) % 64 == 0, "conv2d: packed weights must come from convPackWeights");
+// Packed weights checked against the geometry: what forward() reads.
+struct PackedWeights {
+  const float* data = nullptr;  // past the header; null: pack per call
+  PackLayout layout = PackLayout::kChannelRows;
+};
+
+// The packed weights when they were packed for the layout this call runs
+// in; none when they were packed for another layout (an input of another
+// size): the call then packs as usual. Weights packed for another
+// convolution are an error.
+PackedWeights packedFor(const ConvGeometry& g, const Span& packed) {
+  if (!packed.data) return {};
+  require(reinterpret_cast<uintptr_t>(packed.data) % 64 == 0 && packed.length > kPackHeader,
+          "conv2d: packed weights must come from convPackWeights");
+  const float code = packed.data[5];
+  require(code == 0.0f || code == 1.0f || code == 2.0f, "conv2d: packed weights of another geometry");
+  const auto layout = static_cast<PackLayout>(static_cast<int>(code));
   float header[kPackHeader];
-  packHeader(g, pixelLayout, header);
-  require(!useDepthwise(g) && static_cast<int64_t>(packed.length) == packedWeightsLength(g, pixelLayout) &&
+  packHeader(g, layout, header);
+  require(!useDepthwise(g) && static_cast<int64_t>(packed.length) == packedWeightsLength(g, layout) &&
               std::equal(header, header + kPackHeader, packed.data),
           "conv2d: packed weights of another geometry");
-  return pixelLayout == pixelRows(flattened(g)) ? packed.data + kPackHeader : nullptr;
+  if (layout != packLayout(g)) return {};
+  return {packed.data + kPackHeader, layout};
 }
 
 void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int act,
-             float alpha, bool flippedWeights = false, const float* packedW = nullptr) {
+             float alpha, bool flippedWeights = false, PackedWeights packed = {}) {
   if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
+  if (packed.layout == PackLayout::kWinograd) return winogradForward(g, x, packed.data, bias, y, act, alpha);
+  const float* packedW = packed.data;
   const ConvGeometry f = flattened(g);
   const int64_t P = f.outPlane(), N = f.n * P, cOutG = f.cOutG();
   thread_local ScratchBuffer stagingBuf;
@@ -330,8 +354,9 @@ napi_value convPackWeightsExport(const Args& args) {
   requireLength(w, g.cOut * g.depth(), "w");
   napi_env env = args.env();
   napi_value out;
-  const bool pixelLayout = pixelRows(g);
-  const int64_t length = packedWeightsLength(g, pixelLayout);
+  const PackLayout layout = packLayout(readGeometry(args, 0));
+  const bool pixelLayout = layout == PackLayout::kPixelRows;
+  const int64_t length = packedWeightsLength(g, layout);
   if (length == 0) {
     napi_get_null(env, &out);
     return out;
@@ -339,9 +364,10 @@ napi_value convPackWeightsExport(const Args& args) {
   const size_t bytes = static_cast<size_t>((length * 4 + 63) / 64 * 64);
   float* data = static_cast<float*>(std::aligned_alloc(64, bytes));
   if (!data) throw std::bad_alloc();
-  packHeader(g, pixelLayout, data);
+  packHeader(g, layout, data);
   const MicroKernel& uk = activeMicroKernel();
-  for (int64_t group = 0; group < g.groups; ++group) {
+  if (layout == PackLayout::kWinograd) winogradPack(g, w.data, data + kPackHeader);
+  for (int64_t group = 0; layout != PackLayout::kWinograd && group < g.groups; ++group) {
     float* dst = data + kPackHeader + group * packedGroupLength(g, pixelLayout);
     if (pixelLayout) {
       packAllB(uk, ConvForwardPixelsProblem{g, group, nullptr, w.data, nullptr}, g.cOutG(), g.depth(), dst);

@@ -586,6 +586,60 @@ void adamKernel(float* p, const float* g, float* m, float* v, int64_t n, const A
   }
 }
 
+// ---- Winograd F(2x2, 3x3) transforms --------------------------------------------
+
+template <class V>
+void winogradInKernel(const float* const* e, const float* const* o, float* out, int64_t stride, int64_t count) {
+  using F = typename V::F;
+  for (int64_t t = 0; t < count; t += V::W) {
+    const int r = static_cast<int>(count - t < V::W ? count - t : V::W);
+    auto ld = [&](const float* p) { return r == V::W ? V::load(p) : V::loadN(p, r); };
+    auto st = [&](float* p, F v) { r == V::W ? V::store(p, v) : V::storeN(p, v, r); };
+    F d[4][4];
+    for (int i = 0; i < 4; ++i) {
+      d[i][0] = ld(e[i] + t);
+      d[i][1] = ld(o[i] + t);
+      d[i][2] = ld(e[i] + t + 1);
+      d[i][3] = ld(o[i] + t + 1);
+    }
+    for (int j = 0; j < 4; ++j) {  // B^T d, in place
+      const F d0 = d[0][j], d1 = d[1][j], d2 = d[2][j], d3 = d[3][j];
+      d[0][j] = V::sub(d0, d2);
+      d[1][j] = V::add(d1, d2);
+      d[2][j] = V::sub(d2, d1);
+      d[3][j] = V::sub(d1, d3);
+    }
+    for (int i = 0; i < 4; ++i) {  // (B^T d) B
+      const F q0 = d[i][0], q1 = d[i][1], q2 = d[i][2], q3 = d[i][3];
+      st(out + (4 * i + 0) * stride + t, V::sub(q0, q2));
+      st(out + (4 * i + 1) * stride + t, V::add(q1, q2));
+      st(out + (4 * i + 2) * stride + t, V::sub(q2, q1));
+      st(out + (4 * i + 3) * stride + t, V::sub(q1, q3));
+    }
+  }
+}
+
+template <class V>
+void winogradOutKernel(const float* m, int64_t stride, float* const* y, int64_t count) {
+  using F = typename V::F;
+  for (int64_t t = 0; t < count; t += V::W) {
+    const int r = static_cast<int>(count - t < V::W ? count - t : V::W);
+    auto ld = [&](const float* p) { return r == V::W ? V::load(p) : V::loadN(p, r); };
+    auto st = [&](float* p, F v) { r == V::W ? V::store(p, v) : V::storeN(p, v, r); };
+    F s[2][4];  // A^T m
+    for (int j = 0; j < 4; ++j) {
+      const F m0 = ld(m + j * stride + t), m1 = ld(m + (4 + j) * stride + t), m2 = ld(m + (8 + j) * stride + t),
+              m3 = ld(m + (12 + j) * stride + t);
+      s[0][j] = V::add(V::add(m0, m1), m2);
+      s[1][j] = V::sub(V::sub(m1, m2), m3);
+    }
+    for (int i = 0; i < 2; ++i) {  // (A^T m) A
+      st(y[2 * i] + t, V::add(V::add(s[i][0], s[i][1]), s[i][2]));
+      st(y[2 * i + 1] + t, V::sub(V::sub(s[i][1], s[i][2]), s[i][3]));
+    }
+  }
+}
+
 // ---- convolution epilogue ------------------------------------------------------
 
 template <class V>
@@ -627,6 +681,7 @@ constexpr VecKernels kVecTable = {
     &bceKernel<V>,          &bceBackwardKernel<V>,
     &sgdKernel<V>,          &adamKernel<V>,
     &dwRowsKernel<V>,       &dwWeightRowsKernel<V>,
+    &winogradInKernel<V>,   &winogradOutKernel<V>,
     &biasActKernel<V>,
 };
 

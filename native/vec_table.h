@@ -112,6 +112,15 @@ struct VecKernels {
   void (*dwRows)(const DwRows& p);
   void (*dwWeightRows)(const DwWeightRows& p);
 
+  // Winograd F(2x2, 3x3) transforms of one row of `count` tiles (conv_winograd.h).
+  // In: row i of tile t's 4x4 input patch is e[i][t], o[i][t], e[i][t+1],
+  // o[i][t+1] (the even and odd columns of input row i); writes the 16
+  // transformed values B^T d B to out[k*stride + t], k = 4*row + column.
+  void (*winogradIn)(const float* const* e, const float* const* o, float* out, int64_t stride, int64_t count);
+  // Out: from m[k*stride + t] (k < 16), the 2x2 outputs A^T m A of tile t:
+  // y[2*row + column][t].
+  void (*winogradOut)(const float* m, int64_t stride, float* const* y, int64_t count);
+
   // The convolution epilogue, in place: row = act(row + bias) for an ActCode
   // (conv.h); the activations compute as `unary` does (relu maps NaN to 0).
   void (*biasAct)(float* row, int64_t n, float bias, int act, float alpha);

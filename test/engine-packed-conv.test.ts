@@ -101,3 +101,36 @@ test("weights packed for one layout serve an input that runs in the other", () =
     }
   });
 });
+
+// Winograd F(2x2, 3x3): fused inference 3x3 stride-1 convolutions with enough tiles and channels pack
+// transformed weights (layout code 2 in the packed header) and compute in the transformed domain.
+// The oracle is the reference backend (sums in double). Tolerance 1e-5 of the output's largest
+// magnitude: the transforms add and subtract up to 16 float32 values on each side of the products,
+// which moves results by a few ulps more than the direct sums; a wrong transform or a lost edge
+// tile is off by the size of the output itself.
+const winogradCases: { name: string; x: number[]; w: number[]; padding: number; act: ActOp }[] = [
+  { name: "odd output sizes, batch 2 (edge tiles clipped)", x: [2, 32, 17, 15], w: [40, 32, 3, 3], padding: 1, act: Act.silu },
+  { name: "no padding", x: [1, 48, 20, 21], w: [32, 48, 3, 3], padding: 0, act: Act.relu },
+  { name: "padding 2", x: [1, 32, 16, 16], w: [48, 32, 3, 3], padding: 2, act: Act.none },
+];
+for (const c of winogradCases) {
+  test(`Winograd F(2x2,3x3) inference convolution, ${c.name}: equal to the reference backend within 1e-5`, () => {
+    const rng = new Rng(21);
+    const x = randn(c.x, rng), w = randn(c.w, rng), b = randn([c.w[0]], rng);
+    const opts = { padding: c.padding };
+    const packed = packConvWeights(x, w, opts);
+    assert.equal(packed?.data[5], 2, "packed for Winograd");
+    const native = noGrad(() => conv2dAct(x, w, b, opts, c.act, 0, packed));
+    setBackend("reference");
+    let reference;
+    try {
+      reference = noGrad(() => conv2dAct(x, w, b, opts, c.act));
+    } finally {
+      setBackend("native");
+    }
+    assert.deepEqual(native.shape, reference.shape);
+    const scale = Math.max(...reference.data.map(Math.abs));
+    const worst = Math.max(...native.data.map((v, i) => Math.abs(v - reference.data[i])));
+    assert.ok(worst <= 1e-5 * scale, `Winograd differs from reference by ${worst} (scale ${scale})`);
+  });
+}
