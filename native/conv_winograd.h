@@ -51,11 +51,12 @@ inline void winogradWeights(const ConvGeometry& g, const float* w, float* u) {
   });
 }
 
-// A GEMM of the transformed domain: C[M x N] = A[M x K] B[K x N], all row-major.
+// A GEMM of the transformed domain: C[M x N] = A[M x K] B[K x N], all
+// row-major; B's and C's rows are n floats apart (N may be a slice of them).
 struct WinogradGemm {
   const float* a;  // U_e [cOut x cIn] (only when packing)
-  const float* b;  // V_e [cIn x tiles]
-  float* c;        // M_e [cOut x tiles]
+  const float* b;  // V_e [cIn x tiles], from the slice's first column
+  float* c;        // M_e [cOut x tiles], from the slice's first column
   int64_t k, n;
   void packA(float* dst, int width, int64_t i0, int rows, int64_t p0, int64_t kc) const {
     packTransposed(dst, width, a + i0 * k + p0, k, rows, kc);
@@ -125,14 +126,21 @@ inline void winogradForward(const ConvGeometry& g, const float* x, const float* 
     }
   });
 
+  // The 16 GEMMs, split into column chunks, as one job of serial GEMMs: one
+  // hand-off for all of them instead of a few per GEMM (small planes have
+  // little work per GEMM; 10x10 planes lost to the direct convolution at 2
+  // threads before).
   const MicroKernel& uk = activeMicroKernel();
   const int64_t each = packedLength(cOut, uk.mr, cIn);
-  for (int e = 0; e < kWinoElems; ++e) {
+  const int64_t chunks = ceilDiv(tiles, 256);
+  parallelFor(kWinoElems * chunks, [&](int64_t task) {
+    const int64_t e = task / chunks, part = task % chunks;
+    const int64_t j0 = tiles * part / chunks, j1 = tiles * (part + 1) / chunks;
     Prepacked pre;
     pre.a = packed + e * each;
-    runBlockedGemm(uk, WinogradGemm{nullptr, v + e * cIn * tiles, m + e * cOut * tiles, cIn, tiles}, cOut, tiles, cIn,
-                   pre);
-  }
+    const WinogradGemm gemm{nullptr, v + e * cIn * tiles + j0, m + e * cOut * tiles + j0, cIn, tiles};
+    runBlockedGemm(uk, gemm, cOut, j1 - j0, cIn, pre);
+  });
 
   // Output transform, per (image, channel) plane: Y = A^T M A, a row of
   // tiles at a time into even and odd columns, interleaved into the plane
