@@ -60,6 +60,33 @@ bool typedArg(napi_env env, napi_value v, napi_typedarray_type want, void** data
   return type == want;
 }
 
+// The one argument of the sums: a Float32Array or Float64Array (memory,
+// count, MPI type). False, with a JS error thrown naming `fn`, when it is not
+// one or is too long for one MPI call.
+struct SumArg {
+  napi_value array = nullptr;
+  void* data = nullptr;
+  size_t length = 0;
+  MPI_Datatype type = MPI_FLOAT;
+};
+bool sumArg(napi_env env, napi_callback_info info, const char* fn, SumArg* out) {
+  size_t argc = 1;
+  napi_get_cb_info(env, info, &argc, &out->array, nullptr, nullptr);
+  if (argc >= 1 && typedArg(env, out->array, napi_float32_array, &out->data, &out->length)) {
+    out->type = MPI_FLOAT;
+  } else if (argc >= 1 && typedArg(env, out->array, napi_float64_array, &out->data, &out->length)) {
+    out->type = MPI_DOUBLE;
+  } else {
+    throwError(env, std::string("kiln_mpi: ") + fn + " needs a Float32Array or Float64Array");
+    return false;
+  }
+  if (out->length > static_cast<size_t>(INT32_MAX)) {
+    throwError(env, std::string("kiln_mpi: ") + fn + ": array too long for one call");
+    return false;
+  }
+  return true;
+}
+
 // init() -> { rank, size, thread }: MPI_Init_thread unless already initialised.
 napi_value Init(napi_env env, napi_callback_info) {
   if (finalized()) return throwError(env, "kiln_mpi: MPI was already finalized in this process");
@@ -90,17 +117,11 @@ napi_value Init(napi_env env, napi_callback_info) {
 
 // allreduceSum(array): in-place elementwise sum over all ranks of a Float32Array or Float64Array.
 napi_value AllreduceSum(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 1) return throwError(env, "kiln_mpi: allreduceSum needs a Float32Array or Float64Array");
-  void* data = nullptr;
-  size_t length = 0;
-  MPI_Datatype type;
-  if (typedArg(env, argv[0], napi_float32_array, &data, &length)) type = MPI_FLOAT;
-  else if (typedArg(env, argv[0], napi_float64_array, &data, &length)) type = MPI_DOUBLE;
-  else return throwError(env, "kiln_mpi: allreduceSum needs a Float32Array or Float64Array");
-  if (length > static_cast<size_t>(INT32_MAX)) return throwError(env, "kiln_mpi: allreduceSum: array too long for one call");
+  SumArg a;
+  if (!sumArg(env, info, "allreduceSum", &a)) return nullptr;
+  void* data = a.data;
+  const size_t length = a.length;
+  const MPI_Datatype type = a.type;
   if (length == 0) return nullptr;
   return checkMpi(env, MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(length), type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
 }
@@ -146,16 +167,12 @@ void asyncSumComplete(napi_env env, napi_status, void* p) {
 }
 
 napi_value AllreduceSumAsync(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  void* data = nullptr;
-  size_t length = 0;
-  MPI_Datatype type;
-  if (argc >= 1 && typedArg(env, argv[0], napi_float32_array, &data, &length)) type = MPI_FLOAT;
-  else if (argc >= 1 && typedArg(env, argv[0], napi_float64_array, &data, &length)) type = MPI_DOUBLE;
-  else return throwError(env, "kiln_mpi: allreduceSumAsync needs a Float32Array or Float64Array");
-  if (length > static_cast<size_t>(INT32_MAX)) return throwError(env, "kiln_mpi: allreduceSumAsync: array too long for one call");
+  SumArg a;
+  if (!sumArg(env, info, "allreduceSumAsync", &a)) return nullptr;
+  void* data = a.data;
+  const size_t length = a.length;
+  const MPI_Datatype type = a.type;
+  napi_value argv[1] = {a.array};
   auto* job = new AsyncSum();
   job->data = data;
   job->count = static_cast<int>(length);
@@ -182,16 +199,12 @@ int32_t nextSumId = 1;
 // testSum(id) says true or waitSum(id) returns, the caller leaves the array
 // alone. Every rank posts its non-blocking collectives in the same order.
 napi_value IallreduceSum(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  void* data = nullptr;
-  size_t length = 0;
-  MPI_Datatype type;
-  if (argc >= 1 && typedArg(env, argv[0], napi_float32_array, &data, &length)) type = MPI_FLOAT;
-  else if (argc >= 1 && typedArg(env, argv[0], napi_float64_array, &data, &length)) type = MPI_DOUBLE;
-  else return throwError(env, "kiln_mpi: iallreduceSum needs a Float32Array or Float64Array");
-  if (length > static_cast<size_t>(INT32_MAX)) return throwError(env, "kiln_mpi: iallreduceSum: array too long for one call");
+  SumArg a;
+  if (!sumArg(env, info, "iallreduceSum", &a)) return nullptr;
+  void* data = a.data;
+  const size_t length = a.length;
+  const MPI_Datatype type = a.type;
+  napi_value argv[1] = {a.array};
   PendingSum pending;
   int rc = MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(length), type, MPI_SUM, MPI_COMM_WORLD, &pending.request);
   if (rc != MPI_SUCCESS) return checkMpi(env, rc, "MPI_Iallreduce");
