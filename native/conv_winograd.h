@@ -24,10 +24,20 @@ constexpr int kWinoElems = 16;   // 4x4 transformed values per tile
 // enough that the transforms stay small next to them. Measured at 2 threads
 // (batch 1): 10x10 planes (25 tiles) gain ~1.5x, 7x7 (16 tiles) lose to the
 // direct convolution, and 16 channels lose at any size.
+// The transformed input and output (16 x (cIn + cOut) floats a tile) are
+// held for at most this many floats (64 MB) at once: a batch is done a few
+// images at a time, and a plane too large for it takes the direct path.
+constexpr int64_t kWinoMaxFloats = 16 << 20;
+
+inline int64_t winogradTilesPerImage(const ConvGeometry& g) { return ((g.outH + 1) / 2) * ((g.outW + 1) / 2); }
+inline int64_t winogradFloatsPerImage(const ConvGeometry& g) {
+  return kWinoElems * (g.cIn + g.cOut) * winogradTilesPerImage(g);
+}
+
 inline bool winogradFits(const ConvGeometry& g) {
-  const int64_t tiles = g.n * ((g.outH + 1) / 2) * ((g.outW + 1) / 2);
+  const int64_t tiles = g.n * winogradTilesPerImage(g);
   return g.kh == 3 && g.kw == 3 && g.strideH == 1 && g.strideW == 1 && g.dilH == 1 && g.dilW == 1 && g.groups == 1 &&
-         tiles >= 25 && g.cIn >= 32 && g.cOut >= 32;
+         tiles >= 25 && g.cIn >= 32 && g.cOut >= 32 && winogradFloatsPerImage(g) <= kWinoMaxFloats;
 }
 
 // U = G g G^T for every (co, ci): u[e][co][ci], e = 4*row + col.
@@ -87,9 +97,9 @@ inline void winogradPack(const ConvGeometry& g, const float* w, float* packed) {
     packAllA(uk, WinogradGemm{u + e * g.cOut * g.cIn, nullptr, nullptr, g.cIn, 0}, g.cOut, g.cIn, packed + e * each);
 }
 
-// y = act(conv3x3(x) + bias) from weights packed by winogradPack.
-inline void winogradForward(const ConvGeometry& g, const float* x, const float* packed, const float* bias, float* y,
-                            int act, float alpha) {
+// y = act(conv3x3(x) + bias) for the images of g (a chunk of the batch).
+inline void winogradImages(const ConvGeometry& g, const float* x, const float* packed, const float* bias, float* y,
+                           int act, float alpha) {
   const int64_t th = (g.outH + 1) / 2, tw = (g.outW + 1) / 2, perImage = th * tw, tiles = g.n * perImage;
   const int64_t cIn = g.cIn, cOut = g.cOut;
   thread_local ScratchBuffer vBuf, mBuf;
@@ -168,6 +178,18 @@ inline void winogradForward(const ConvGeometry& g, const float* x, const float* 
     }
     vk.biasAct(dst, g.outPlane(), bias ? bias[co] : 0.0f, act, alpha);
   });
+}
+
+// y = act(conv3x3(x) + bias) from weights packed by winogradPack, a few
+// images at a time (kWinoMaxFloats of transformed data at most).
+inline void winogradForward(const ConvGeometry& g, const float* x, const float* packed, const float* bias, float* y,
+                            int act, float alpha) {
+  const int64_t chunk = std::max<int64_t>(1, kWinoMaxFloats / winogradFloatsPerImage(g));
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    ConvGeometry part = g;
+    part.n = std::min(chunk, g.n - n0);
+    winogradImages(part, x + n0 * g.cIn * g.inPlane(), packed, bias, y + n0 * g.cOut * g.outPlane(), act, alpha);
+  }
 }
 
 }  // namespace kiln

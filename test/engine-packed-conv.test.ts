@@ -134,3 +134,24 @@ for (const c of winogradCases) {
     assert.ok(worst <= 1e-5 * scale, `Winograd differs from reference by ${worst} (scale ${scale})`);
   });
 }
+
+test("Winograd holds at most 64 MB of transformed data: a batch runs a few images at a time, a huge plane runs direct", () => {
+  const rng = new Rng(22);
+  // 16 x (128 + 128) x 32 x 32 floats a image: 4 images a chunk, so 5 images take two chunks.
+  const x = randn([5, 128, 64, 64], rng), w = randn([128, 128, 3, 3], rng), b = randn([128], rng);
+  const packed = packConvWeights(x, w, { padding: 1 });
+  assert.equal(packed?.data[5], 2, "packed for Winograd");
+  noGrad(() => {
+    const winograd = conv2dAct(x, w, b, { padding: 1 }, Act.none, 0, packed);
+    const direct = conv2dAct(x, w, b, { padding: 1 }, Act.none); // the direct kernel, itself tested against reference
+    let scale = 0, worst = 0;
+    for (let i = 0; i < direct.numel; i++) {
+      scale = Math.max(scale, Math.abs(direct.data[i]));
+      worst = Math.max(worst, Math.abs(winograd.data[i] - direct.data[i]));
+    }
+    assert.ok(worst <= 1e-5 * scale, `chunked Winograd differs from direct by ${worst} (scale ${scale})`);
+  });
+  // 16 x 1024 x 64 x 64 floats for one image is past the limit: packed for the direct GEMM instead.
+  const huge = packConvWeights(randn([1, 512, 128, 128], rng), randn([512, 512, 3, 3], rng), { padding: 1 });
+  assert.notEqual(huge?.data[5], 2);
+});
