@@ -119,11 +119,9 @@ napi_value Init(napi_env env, napi_callback_info) {
 napi_value AllreduceSum(napi_env env, napi_callback_info info) {
   SumArg a;
   if (!sumArg(env, info, "allreduceSum", &a)) return nullptr;
-  void* data = a.data;
-  const size_t length = a.length;
-  const MPI_Datatype type = a.type;
-  if (length == 0) return nullptr;
-  return checkMpi(env, MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(length), type, MPI_SUM, MPI_COMM_WORLD), "MPI_Allreduce");
+  if (a.length == 0) return nullptr;
+  return checkMpi(env, MPI_Allreduce(MPI_IN_PLACE, a.data, static_cast<int>(a.length), a.type, MPI_SUM, MPI_COMM_WORLD),
+                  "MPI_Allreduce");
 }
 
 // allreduceSumAsync(array) -> Promise<void>: the same sum on a libuv worker
@@ -169,17 +167,13 @@ void asyncSumComplete(napi_env env, napi_status, void* p) {
 napi_value AllreduceSumAsync(napi_env env, napi_callback_info info) {
   SumArg a;
   if (!sumArg(env, info, "allreduceSumAsync", &a)) return nullptr;
-  void* data = a.data;
-  const size_t length = a.length;
-  const MPI_Datatype type = a.type;
-  napi_value argv[1] = {a.array};
   auto* job = new AsyncSum();
-  job->data = data;
-  job->count = static_cast<int>(length);
-  job->type = type;
+  job->data = a.data;
+  job->count = static_cast<int>(a.length);
+  job->type = a.type;
   napi_value promise, name;
   napi_create_promise(env, &job->deferred, &promise);
-  napi_create_reference(env, argv[0], 1, &job->keep);
+  napi_create_reference(env, a.array, 1, &job->keep);
   napi_create_string_utf8(env, "kiln_mpi.allreduce", NAPI_AUTO_LENGTH, &name);
   napi_create_async_work(env, nullptr, name, asyncSumExecute, asyncSumComplete, job, &job->work);
   napi_queue_async_work(env, job->work);
@@ -201,14 +195,11 @@ int32_t nextSumId = 1;
 napi_value IallreduceSum(napi_env env, napi_callback_info info) {
   SumArg a;
   if (!sumArg(env, info, "iallreduceSum", &a)) return nullptr;
-  void* data = a.data;
-  const size_t length = a.length;
-  const MPI_Datatype type = a.type;
-  napi_value argv[1] = {a.array};
   PendingSum pending;
-  int rc = MPI_Iallreduce(MPI_IN_PLACE, data, static_cast<int>(length), type, MPI_SUM, MPI_COMM_WORLD, &pending.request);
+  int rc = MPI_Iallreduce(MPI_IN_PLACE, a.data, static_cast<int>(a.length), a.type, MPI_SUM, MPI_COMM_WORLD,
+                          &pending.request);
   if (rc != MPI_SUCCESS) return checkMpi(env, rc, "MPI_Iallreduce");
-  napi_create_reference(env, argv[0], 1, &pending.keep);
+  napi_create_reference(env, a.array, 1, &pending.keep);
   int32_t id = nextSumId++;
   pendingSums[id] = pending;
   return number(env, id);
