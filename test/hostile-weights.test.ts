@@ -9,10 +9,11 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KilnError } from "../src/errors.js";
-import { crc32 } from "../src/io/zip.js";
+import { crc32 } from "../src/io/crc32.js";
 import { readWeights } from "../src/models/weights.js";
 import { FIXTURES_DIR } from "./helpers/fixtures.js";
 import { runKiln } from "./helpers/kiln-cli.js";
+import { ULTRA } from "./helpers/ultralytics.js";
 
 const dir = mkdtempSync(join(tmpdir(), "kiln-hostile-"));
 const marker = join(dir, "PWNED");
@@ -163,7 +164,7 @@ test("a safetensors header that lies about offsets, or claims gigabytes, is refu
 
 test("the CLI prints a hostile file's refusal without a stack trace and exits non-zero", () => {
   const path = write("cli-os-system.pt", checkpointOf(callPickle("os", "system")));
-  const r = runKiln(["predict", "--model", path, "--source", "/work/shared/data/ultralytics-yolov8n-rects/images"], dir);
+  const r = runKiln(["predict", "--model", path, "--source", join(ULTRA, "images")], dir);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /refusing the global os\.system/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);

@@ -5,6 +5,7 @@
 // the central directory, compressed entries and CRC mismatches are refused
 // with a ZipError naming the file and the entry. Entries are views of the
 // file's bytes (no copies).
+import { crc32 } from "./crc32.js";
 
 export class ZipError extends Error {
   override name = "ZipError";
@@ -23,23 +24,6 @@ const SIG_CENTRAL = 0x02014b50;
 const SIG_LOCAL = 0x04034b50;
 /** More entries than this is not a checkpoint (resnet152 has under 1,000 tensors). */
 const MAX_ENTRIES = 200_000;
-
-let crcTable: Uint32Array | null = null;
-
-/** CRC-32 (IEEE, reflected 0xEDB88320), as zip stores it. */
-export function crc32(bytes: Uint8Array): number {
-  if (crcTable === null) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  let crc = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) crc = crcTable[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
 
 /** True when the bytes start like a zip archive (a local file header). */
 export function looksLikeZip(bytes: Uint8Array): boolean {
