@@ -15,6 +15,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { join } from "node:path";
 import { runKiln, scratchDir } from "./helpers/kiln-cli.js";
 import { floats } from "./helpers/ddp.js";
+import { ULTRA } from "./helpers/ultralytics.js";
 
 const scratch: string[] = [];
 after(() => scratch.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -61,7 +62,6 @@ test("classification: 2 ranks each validating their part give the 1-process metr
   assertClose(v2.loss as number, v1.loss as number, "val loss");
 });
 
-const ULTRA = "/work/shared/data/ultralytics-yolov8n-rects";
 
 /** A YOLO dataset of the real Ultralytics checkpoint's four labelled images (train and val: the same four). */
 function rectsDataset(root: string): string {

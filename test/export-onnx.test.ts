@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import ort from "onnxruntime-node";
-import sharp from "sharp";
 import { noGrad, tensor, tidy } from "../src/engine/index.js";
 import { readOnnxMetadata } from "../src/io/onnx/runtime.js";
 import { readSafetensorsSync, toFloat32Tensors } from "../src/io/safetensors.js";
@@ -18,8 +17,8 @@ import { readWeights } from "../src/models/weights.js";
 import { exportWeights } from "../src/models/weights-export.js";
 import { FIXTURES_DIR } from "./helpers/fixtures.js";
 import { runKiln } from "./helpers/kiln-cli.js";
+import { imageTensor, ULTRA } from "./helpers/ultralytics.js";
 
-const ULTRA = "/work/shared/data/ultralytics-yolov8n-rects";
 const W = join(FIXTURES_DIR, "weights");
 const dir = mkdtempSync(join(tmpdir(), "kiln-export-"));
 
@@ -82,14 +81,6 @@ test("mobilenet_v2 with --dynamic runs a batch of 2 (each row equal to kiln's wi
   // float16 weights (11 bits of mantissa): close to, not equal to, the float32 answer.
   assert.ok(maxAbsDiff(h.data as Float32Array, io.get("output")!.data) < 5e-3);
 });
-
-async function imageTensor(path: string): Promise<Float32Array> {
-  const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const hw = info.width * info.height;
-  const x = new Float32Array(3 * hw);
-  for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) x[c * hw + i] = data[i * 3 + c] / 255;
-  return x;
-}
 
 test("the Ultralytics yolov8n exported to ONNX: output0 [1, 7, 2100] equals kiln's decoded output within 1e-4 (relative for pixels) and the checkpoint's raw output within 1e-3", async () => {
   const out = join(dir, "yolo.onnx");

@@ -10,8 +10,8 @@ import { Rng } from "../src/engine/index.js";
 import { encodeSafetensors, type TensorToWrite } from "../src/io/safetensors.js";
 import { createModel } from "../src/models/index.js";
 import { runKiln, scratchDir } from "./helpers/kiln-cli.js";
+import { ULTRA } from "./helpers/ultralytics.js";
 
-const ULTRA = "/work/shared/data/ultralytics-yolov8n-rects";
 
 /** images/val + labels/val + data.yaml from the checkpoint's four labelled images (train is the same four). */
 function tinyYoloDataset(root: string): string {

@@ -8,7 +8,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import sharp from "sharp";
 import { noGrad, tensor, tidy } from "../src/engine/index.js";
 import { readSafetensorsSync, toFloat32Tensors } from "../src/io/safetensors.js";
 import { createModel, type Classifier, type YOLOv8 } from "../src/models/index.js";
@@ -16,8 +15,8 @@ import { decodeDetections } from "../src/models/yolo/decode.js";
 import { formatTransfer, freezeLayers, readWeights, transferWeights } from "../src/models/weights.js";
 import { predictImages } from "../src/train/predict.js";
 import { FIXTURES_DIR } from "./helpers/fixtures.js";
+import { imageTensor, ULTRA } from "./helpers/ultralytics.js";
 
-const ULTRA = "/work/shared/data/ultralytics-yolov8n-rects";
 const W = join(FIXTURES_DIR, "weights");
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -67,14 +66,6 @@ test("the Ultralytics checkpoint's pickled FP16 modules harvest into kiln's yolo
   assert.deepEqual([...w.tensors.keys()].sort(), Object.keys(keys.state_dict).sort());
   for (const [k, shape] of Object.entries(keys.state_dict)) assert.deepEqual(w.tensors.get(k)!.shape, shape, k);
 });
-
-async function imageTensor(path: string): Promise<Float32Array> {
-  const { data, info } = await sharp(path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  const hw = info.width * info.height;
-  const x = new Float32Array(3 * hw);
-  for (let i = 0; i < hw; i++) for (let c = 0; c < 3; c++) x[c * hw + i] = data[i * 3 + c] / 255;
-  return x;
-}
 
 test("kiln's yolov8n with the Ultralytics weights gives the checkpoint's raw output within 1e-3", async () => {
   const w = readWeights(join(ULTRA, "best.pt"));
