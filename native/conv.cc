@@ -10,6 +10,7 @@
 
 #include "conv_depthwise.h"
 #include "conv_gemm.h"
+#include "conv_tapsum.h"
 #include "conv_winograd.h"
 #include "gemm.h"
 #include "napi_util.h"
@@ -139,6 +140,8 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
   if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
   if (packed.layout == PackLayout::kWinograd) return winogradForward(g, x, packed.data, bias, y, act, alpha);
   const float* packedW = packed.data;
+  if (!packedW && tapSumFits(g))
+    return tapSumForward(g, x, w, bias, y, act, alpha, flippedWeights);
   const ConvGeometry f = flattened(g);
   const int64_t P = f.outPlane(), N = f.n * P, cOutG = f.cOutG();
   thread_local ScratchBuffer stagingBuf;

@@ -1,0 +1,266 @@
+// Convolution over small padded planes as a sum over kernel taps, skipping
+// the padding. On a 4x4 plane a 3x3 kernel with padding 1 reads zeros for 31 %
+// of its multiplies, on a 2x2 plane for 56 %: im2col's GEMM does them all.
+// Here the output pixels are split into classes that see the same taps (the
+// corners, the edges, the inside), and each class is one GEMM whose depth runs
+// over its valid taps only: C[cOut x (images * class pixels)] += W_tap * x
+// shifted by the tap, tap by tap (channels within a tap in order).
+//
+// The forward pass and the backward-input pass (a forward pass of the flipped
+// weights, see ConvForwardProblem) take it; the weight gradient has its own
+// per-tap form (tapSumWeightGrad). Every output element is summed by one
+// task in a fixed order, so results do not depend on the thread count.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "conv.h"
+#include "gemm_driver.h"
+#include "threadpool.h"
+#include "vec_table.h"
+
+namespace kiln {
+
+// Output rows (or columns) that see the same kernel rows [lo, hi).
+struct TapAxisGroup {
+  std::vector<int64_t> outs;
+  int64_t lo, hi;
+};
+
+// Groups the outputs of one axis by the kernel taps that land inside the input.
+inline std::vector<TapAxisGroup> tapAxisGroups(int64_t outSize, int64_t inSize, int64_t k, int64_t stride, int64_t pad,
+                                               int64_t dil) {
+  std::vector<TapAxisGroup> groups;
+  for (int64_t o = 0; o < outSize; ++o) {
+    const int64_t start = o * stride - pad;
+    int64_t lo = 0, hi = k;
+    while (lo < k && start + lo * dil < 0) ++lo;
+    while (hi > lo && start + (hi - 1) * dil >= inSize) --hi;
+    auto same = std::find_if(groups.begin(), groups.end(), [&](const TapAxisGroup& a) { return a.lo == lo && a.hi == hi; });
+    if (same == groups.end()) groups.push_back({{o}, lo, hi});
+    else same->outs.push_back(o);
+  }
+  return groups;
+}
+
+// The share of im2col's multiplies that read inside the input (1: no padding
+// read); 0 when some output pixel sees no tap at all (left to the direct path).
+inline double validTapShare(const ConvGeometry& g) {
+  auto axis = [](int64_t outSize, int64_t inSize, int64_t k, int64_t s, int64_t pad, int64_t dil) {
+    int64_t valid = 0;
+    for (const TapAxisGroup& a : tapAxisGroups(outSize, inSize, k, s, pad, dil)) {
+      if (a.hi <= a.lo) return 0.0;
+      valid += (a.hi - a.lo) * static_cast<int64_t>(a.outs.size());
+    }
+    return static_cast<double>(valid) / static_cast<double>(outSize * k);
+  };
+  return axis(g.outH, g.h, g.kh, g.strideH, g.padH, g.dilH) * axis(g.outW, g.w, g.kw, g.strideW, g.padW, g.dilW);
+}
+
+// Worth it where the padding takes a large share of the multiplies and each
+// tap's depth (the input channels) keeps the micro-kernel busy between its
+// loads and stores of C. Measured at 2 threads on resnet18's 3x3 layers:
+// 4x4 planes (0.69) and 2x2 (0.44) gain; 8x8 (0.84) does not.
+constexpr double kTapSumMaxShare = 0.75;
+constexpr int64_t kTapSumMinChannels = 64;
+
+inline bool tapSumFits(const ConvGeometry& g) {
+  if (g.groups != 1 || g.taps() == 1 || g.cIn < kTapSumMinChannels || g.cOut * g.n * g.outPlane() > (4 << 20))
+    return false;
+  const double share = validTapShare(g);
+  return share > 0.0 && share <= kTapSumMaxShare;
+}
+
+// One class of output pixels: the same valid taps for all of them.
+struct TapClass {
+  std::vector<int64_t> pixels;   // q = oy * outW + ox, in order
+  std::vector<int64_t> taps;     // ky * kw + kx, in order
+  std::vector<int64_t> colBase;  // per GEMM column (image, pixel): x offset of tap (0, 0), channel 0
+  int64_t columns = 0;           // images * pixels
+  int64_t stagingOffset = 0;     // of this class's [cOut x columns] block
+  int64_t bOffset = 0;           // of this class's packed B
+};
+
+inline std::vector<TapClass> tapClasses(const ConvGeometry& g) {
+  const auto rows = tapAxisGroups(g.outH, g.h, g.kh, g.strideH, g.padH, g.dilH);
+  const auto cols = tapAxisGroups(g.outW, g.w, g.kw, g.strideW, g.padW, g.dilW);
+  std::vector<TapClass> classes;
+  int64_t staging = 0;
+  for (const TapAxisGroup& r : rows)
+    for (const TapAxisGroup& c : cols) {
+      TapClass k;
+      for (int64_t oy : r.outs)
+        for (int64_t ox : c.outs) k.pixels.push_back(oy * g.outW + ox);
+      for (int64_t ky = r.lo; ky < r.hi; ++ky)
+        for (int64_t kx = c.lo; kx < c.hi; ++kx) k.taps.push_back(ky * g.kw + kx);
+      for (int64_t n = 0; n < g.n; ++n)
+        for (int64_t q : k.pixels) {
+          const int64_t oy = q / g.outW, ox = q % g.outW;
+          k.colBase.push_back(n * g.cIn * g.inPlane() + (oy * g.strideH - g.padH) * g.w + ox * g.strideW - g.padW);
+        }
+      k.columns = static_cast<int64_t>(k.colBase.size());
+      k.stagingOffset = staging;
+      staging += g.cOut * k.columns;
+      classes.push_back(std::move(k));
+    }
+  return classes;
+}
+
+// Depth steps the flipped weights' packer reads at a time (16 x 14 x 9 floats: in L1).
+constexpr int64_t kFlipChunk = 16;
+
+// dst[r*width + i] = src[r*srcStride + i] for r < count, i < width: a fixed
+// width where the micro-kernel's MR allows (whole-vector copies).
+template <int Width>
+inline void copyRowsOf(float* __restrict dst, const float* __restrict src, int64_t srcStride, int64_t count) {
+  for (int64_t r = 0; r < count; ++r)
+    for (int i = 0; i < Width; ++i) dst[r * Width + i] = src[r * srcStride + i];
+}
+inline void copyRows(float* dst, const float* src, int64_t srcStride, int64_t count, int width) {
+  if (width == 14) return copyRowsOf<14>(dst, src, srcStride, count);
+  if (width == 6) return copyRowsOf<6>(dst, src, srcStride, count);
+  for (int64_t r = 0; r < count; ++r)
+    for (int i = 0; i < width; ++i) dst[r * width + i] = src[r * srcStride + i];
+}
+
+// y = act(conv(x, w) + bias). With flippedWeights, w is the original
+// convolution's weight read as for ConvForwardProblem (g is the swapped
+// geometry of a backward-input pass).
+inline void tapSumForward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int act,
+                          float alpha, bool flippedWeights) {
+  const MicroKernel& uk = activeMicroKernel();
+  const int MR = uk.mr, NR = uk.nr;
+  const int64_t taps = g.taps(), cIn = g.cIn, cOut = g.cOut, P = g.outPlane();
+  const APanels panels(cOut, MR);
+  const int64_t depthBlocks = ceilDiv(cIn, kKC);
+  // A: the weights of each (depth block, MR-row panel), all taps side by side:
+  // [tap][channel p][row i] within a panel's region.
+  thread_local ScratchBuffer aBuf, bBuf, stagingBuf;
+  float* aPack = aBuf.get(static_cast<size_t>(taps * panels.count * MR * cIn));
+  auto aRegion = [&](int64_t blk, int64_t ip) {
+    const int64_t kc = std::min(kKC, cIn - blk * kKC);
+    return aPack + taps * MR * (blk * panels.count * kKC + ip * kc);
+  };
+  auto aPanel = [&](int64_t tap, int64_t blk, int64_t ip) {
+    return aRegion(blk, ip) + tap * MR * std::min(kKC, cIn - blk * kKC);
+  };
+  // One task per (depth block, panel) packs every tap, each weight read once.
+  parallelFor(depthBlocks * panels.count, [&](int64_t t) {
+    const int64_t blk = t / panels.count, ip = t % panels.count;
+    const int64_t c0 = blk * kKC, kc = std::min(kKC, cIn - c0), i0 = panels.start(ip);
+    const int rows = panels.rows(ip);
+    float* dst = aRegion(blk, ip);
+    if (flippedWeights) {
+      // Depth p (original output channel) holds the panel's rows (original
+      // input channels) with their taps side by side: a small transpose
+      // straight into the taps' panels, the original's taps in reverse.
+      // In chunks of depth steps, tap by tap, so that the stores run down one
+      // panel at a time (the taps' panels lie a multiple of 4 KB apart).
+      if (rows < MR) std::memset(dst, 0, sizeof(float) * static_cast<size_t>(taps * kc * MR));
+      const int64_t lines = (rows * taps + 15) / 16;
+      for (int64_t p0 = 0; p0 < kc; p0 += kFlipChunk) {
+        const int64_t p1 = std::min(kc, p0 + kFlipChunk);
+        // Each depth step reads a new page (cOut * taps floats on): fetch the next chunk.
+        for (int64_t p = p1; p < std::min(kc, p1 + kFlipChunk); ++p)
+          for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(w + ((c0 + p) * cOut + i0) * taps + 16 * l);
+        for (int64_t tap = 0; tap < taps; ++tap)
+          for (int64_t p = p0; p < p1; ++p) {
+            const float* src = w + ((c0 + p) * cOut + i0) * taps + taps - 1 - tap;
+            float* d = dst + (tap * kc + p) * MR;
+            for (int i = 0; i < rows; ++i) d[i] = src[i * taps];
+          }
+      }
+      return;
+    }
+    // The SIMD packer transposes the panel's rows with the taps interleaved
+    // ([channel][tap] rows of MR floats); each tap's rows are then copied out.
+    thread_local ScratchBuffer interleavedBuf;
+    float* interleaved = interleavedBuf.get(static_cast<size_t>(kc * taps * MR));
+    packTransposed(interleaved, MR, w + (i0 * cIn + c0) * taps, cIn * taps, rows, kc * taps);
+    for (int64_t tap = 0; tap < taps; ++tap) copyRows(dst + tap * kc * MR, interleaved + tap * MR, taps * MR, kc, MR);
+  });
+
+  // B: for each class, tap and depth block, x at the class's pixels shifted by the tap, in NR-column panels.
+  std::vector<TapClass> classes = tapClasses(g);
+  int64_t bFloats = 0;
+  for (TapClass& k : classes) {
+    k.bOffset = bFloats;
+    bFloats += static_cast<int64_t>(k.taps.size()) * ceilDiv(k.columns, NR) * NR * cIn;
+  }
+  float* bPack = bBuf.get(static_cast<size_t>(bFloats));
+  auto bPanel = [&](const TapClass& k, int64_t tapIndex, int64_t blk, int64_t jp) {
+    const int64_t panelsB = ceilDiv(k.columns, NR), kc = std::min(kKC, cIn - blk * kKC);
+    return bPack + k.bOffset + (tapIndex * cIn + blk * kKC) * panelsB * NR + jp * NR * kc;
+  };
+  struct Item {
+    int64_t cls, tapIndex, blk, jp;
+  };
+  std::vector<Item> bItems;
+  for (int64_t c = 0; c < static_cast<int64_t>(classes.size()); ++c)
+    for (int64_t ti = 0; ti < static_cast<int64_t>(classes[c].taps.size()); ++ti)
+      for (int64_t blk = 0; blk < depthBlocks; ++blk)
+        for (int64_t jp = 0; jp < ceilDiv(classes[c].columns, NR); ++jp) bItems.push_back({c, ti, blk, jp});
+  parallelFor(static_cast<int64_t>(bItems.size()), [&](int64_t t) {
+    const Item& it = bItems[t];
+    const TapClass& k = classes[it.cls];
+    const int64_t tap = k.taps[it.tapIndex], c0 = it.blk * kKC, kc = std::min(kKC, cIn - c0), j0 = it.jp * NR;
+    const int cols = static_cast<int>(std::min<int64_t>(NR, k.columns - j0));
+    const float* xs = x + c0 * g.inPlane() + (tap / g.kw) * g.dilH * g.w + (tap % g.kw) * g.dilW;
+    const int64_t* base = k.colBase.data() + j0;
+    float* dst = bPanel(k, it.tapIndex, it.blk, it.jp);
+    for (int64_t p = 0; p < kc; ++p) {
+      float* d = dst + p * NR;
+      const float* src = xs + p * g.inPlane();
+      for (int j = 0; j < cols; ++j) d[j] = src[base[j]];
+      for (int j = cols; j < NR; ++j) d[j] = 0.0f;
+    }
+  });
+
+  // C: one task per (class, A panel), biggest first; each sums its tiles over
+  // the class's taps and depth blocks in order.
+  float* staging = stagingBuf.get(static_cast<size_t>(cOut * g.n * P));
+  std::vector<Item> rowTasks;  // {class, -, -, A panel}
+  for (int64_t c = 0; c < static_cast<int64_t>(classes.size()); ++c)
+    for (int64_t ip = 0; ip < panels.count; ++ip) rowTasks.push_back({c, 0, 0, ip});
+  auto work = [&](const Item& it) {
+    const TapClass& k = classes[it.cls];
+    return static_cast<int64_t>(k.taps.size()) * ceilDiv(k.columns, NR);
+  };
+  std::stable_sort(rowTasks.begin(), rowTasks.end(), [&](const Item& a, const Item& b) { return work(a) > work(b); });
+  parallelFor(static_cast<int64_t>(rowTasks.size()), [&](int64_t t) {
+    const int64_t ip = rowTasks[t].jp;
+    const TapClass& k = classes[rowTasks[t].cls];
+    const int64_t panelsB = ceilDiv(k.columns, NR), i0 = panels.start(ip);
+    const int rows = panels.rows(ip);
+    float* c = staging + k.stagingOffset + i0 * k.columns;
+    bool first = true;
+    for (int64_t ti = 0; ti < static_cast<int64_t>(k.taps.size()); ++ti)
+      for (int64_t blk = 0; blk < depthBlocks; ++blk) {
+        const int64_t kc = std::min(kKC, cIn - blk * kKC);
+        const float* ap = aPanel(k.taps[ti], blk, ip);
+        for (int64_t jp = 0; jp < panelsB; ++jp) {
+          const int cols = static_cast<int>(std::min<int64_t>(NR, k.columns - jp * NR));
+          uk.run(kc, ap, bPanel(k, ti, blk, jp), c + jp * NR, k.columns, 1.0f, first ? 0.0f : 1.0f, rows, cols);
+        }
+        first = false;
+      }
+  });
+
+  // staging[class][co][n * pixels + i] -> y[n][co][pixel i], with the epilogue.
+  parallelRuns(cOut, [&](int64_t co) {
+    for (const TapClass& k : classes) {
+      const int64_t count = static_cast<int64_t>(k.pixels.size());
+      const float* src = staging + k.stagingOffset + co * k.columns;
+      for (int64_t n = 0; n < g.n; ++n) {
+        float* dst = y + (n * cOut + co) * P;
+        for (int64_t i = 0; i < count; ++i) dst[k.pixels[i]] = src[n * count + i];
+      }
+    }
+    if (bias || act != kActNone)
+      for (int64_t n = 0; n < g.n; ++n) vec().biasAct(y + (n * cOut + co) * P, P, bias ? bias[co] : 0.0f, act, alpha);
+  });
+}
+
+}  // namespace kiln
