@@ -263,4 +263,126 @@ inline void tapSumForward(const ConvGeometry& g, const float* x, const float* w,
   });
 }
 
+// [n][rows][cols] -> [n][cols][rows]: each image's channels made the fastest axis.
+inline void channelsLast(const float* src, int64_t n, int64_t rows, int64_t cols, float* dst) {
+  parallelFor(n, [&](int64_t img) {
+    const float* s = src + img * rows * cols;
+    float* d = dst + img * rows * cols;
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) d[c * rows + r] = s[r * cols + c];
+  });
+}
+
+// dw = the weight gradient, one GEMM per tap over the output pixels where the
+// tap lands inside the input: dW_tap[cOut x cIn] = dy[cOut x valid pixels] *
+// x shifted by the tap [valid pixels x cIn], pixels (image, pixel) in order.
+inline void tapSumWeightGrad(const ConvGeometry& g, const float* x, const float* dy, float* dw) {
+  const MicroKernel& uk = activeMicroKernel();
+  const int MR = uk.mr, NR = uk.nr;
+  const int64_t taps = g.taps(), cIn = g.cIn, cOut = g.cOut, P = g.outPlane();
+  // Channels last, so that a packed panel's step is one contiguous run.
+  thread_local ScratchBuffer dyBuf, xBuf, aBuf, bBuf, stagingBuf;
+  float* dyT = dyBuf.get(static_cast<size_t>(g.n * cOut * P));
+  float* xT = xBuf.get(static_cast<size_t>(g.n * cIn * g.inPlane()));
+  channelsLast(dy, g.n, cOut, P, dyT);
+  channelsLast(x, g.n, cIn, g.inPlane(), xT);
+
+  // Each tap's valid output pixels and the input pixel each reads.
+  struct TapPixels {
+    std::vector<int64_t> out, in;
+    int64_t depth = 0, aOffset = 0, bOffset = 0;
+  };
+  std::vector<TapPixels> perTap(static_cast<size_t>(taps));
+  const APanels panels(cOut, MR);
+  const int64_t bPanels = ceilDiv(cIn, NR);
+  int64_t aFloats = 0, bFloats = 0;
+  for (int64_t tap = 0; tap < taps; ++tap) {
+    TapPixels& t = perTap[tap];
+    const int64_t ky = tap / g.kw, kx = tap % g.kw;
+    for (int64_t oy = 0; oy < g.outH; ++oy)
+      for (int64_t ox = 0; ox < g.outW; ++ox) {
+        const int64_t iy = oy * g.strideH - g.padH + ky * g.dilH, ix = ox * g.strideW - g.padW + kx * g.dilW;
+        if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+        t.out.push_back(oy * g.outW + ox);
+        t.in.push_back(iy * g.w + ix);
+      }
+    t.depth = g.n * static_cast<int64_t>(t.out.size());
+    t.aOffset = aFloats;
+    t.bOffset = bFloats;
+    aFloats += panels.count * MR * ceilDiv(t.depth, kKC) * kKC;
+    bFloats += bPanels * NR * ceilDiv(t.depth, kKC) * kKC;
+  }
+  float* aPack = aBuf.get(static_cast<size_t>(aFloats));
+  float* bPack = bBuf.get(static_cast<size_t>(bFloats));
+  auto aPanel = [&](const TapPixels& t, int64_t blk, int64_t ip) {
+    return aPack + t.aOffset + blk * panels.count * MR * kKC + ip * MR * std::min(kKC, t.depth - blk * kKC);
+  };
+  auto bPanel = [&](const TapPixels& t, int64_t blk, int64_t jp) {
+    return bPack + t.bOffset + blk * bPanels * NR * kKC + jp * NR * std::min(kKC, t.depth - blk * kKC);
+  };
+
+  // Packing: A panels hold dy (rows: output channels), B panels x (columns:
+  // input channels); depth step p is pixel p % count of image p / count.
+  struct Pack {
+    int64_t tap, blk, panel;
+    bool isA;
+  };
+  std::vector<Pack> packs;
+  for (int64_t tap = 0; tap < taps; ++tap)
+    for (int64_t blk = 0; blk < ceilDiv(perTap[tap].depth, kKC); ++blk) {
+      for (int64_t ip = 0; ip < panels.count; ++ip) packs.push_back({tap, blk, ip, true});
+      for (int64_t jp = 0; jp < bPanels; ++jp) packs.push_back({tap, blk, jp, false});
+    }
+  parallelFor(static_cast<int64_t>(packs.size()), [&](int64_t i) {
+    const Pack& pk = packs[i];
+    const TapPixels& t = perTap[pk.tap];
+    const int64_t count = static_cast<int64_t>(t.out.size()), p0 = pk.blk * kKC, kc = std::min(kKC, t.depth - p0);
+    const int64_t first = pk.isA ? panels.start(pk.panel) : pk.panel * NR;
+    const int width = pk.isA ? MR : NR;
+    const int len = pk.isA ? panels.rows(pk.panel) : static_cast<int>(std::min<int64_t>(NR, cIn - first));
+    float* dst = pk.isA ? aPanel(t, pk.blk, pk.panel) : bPanel(t, pk.blk, pk.panel);
+    for (int64_t p = 0; p < kc; ++p) {
+      const int64_t n = (p0 + p) / count, k = (p0 + p) % count;
+      const float* src = pk.isA ? dyT + (n * P + t.out[k]) * cOut + first : xT + (n * g.inPlane() + t.in[k]) * cIn + first;
+      float* d = dst + p * width;
+      for (int j = 0; j < len; ++j) d[j] = src[j];
+      for (int j = len; j < width; ++j) d[j] = 0.0f;
+    }
+  });
+
+  // One task per (tap, A panel), deepest taps first: every B panel of the
+  // tap over the A panel, depth blocks in order.
+  float* staging = stagingBuf.get(static_cast<size_t>(taps * cOut * cIn));
+  std::vector<std::pair<int64_t, int64_t>> tasks;  // (tap, A panel)
+  for (int64_t tap = 0; tap < taps; ++tap)
+    for (int64_t ip = 0; ip < panels.count; ++ip) tasks.push_back({tap, ip});
+  std::stable_sort(tasks.begin(), tasks.end(),
+                   [&](const auto& a, const auto& b) { return perTap[a.first].depth > perTap[b.first].depth; });
+  parallelFor(static_cast<int64_t>(tasks.size()), [&](int64_t i) {
+    const auto [tap, ip] = tasks[i];
+    const TapPixels& t = perTap[tap];
+    float* c = staging + (tap * cOut + panels.start(ip)) * cIn;
+    if (t.depth == 0) {  // a tap that never lands inside the input
+      for (int64_t e = 0; e < panels.rows(ip) * cIn; ++e) c[e] = 0.0f;
+      return;
+    }
+    for (int64_t blk = 0; blk < ceilDiv(t.depth, kKC); ++blk) {
+      const int64_t kc = std::min(kKC, t.depth - blk * kKC);
+      const float* ap = aPanel(t, blk, ip);
+      for (int64_t jp = 0; jp < bPanels; ++jp)
+        uk.run(kc, ap, bPanel(t, blk, jp), c + jp * NR, cIn, 1.0f, blk == 0 ? 0.0f : 1.0f, panels.rows(ip),
+               static_cast<int>(std::min<int64_t>(NR, cIn - jp * NR)));
+    }
+  });
+
+  // staging[tap][co][c] -> dw[co][c][tap].
+  parallelRuns(cOut, [&](int64_t co) {
+    float* d = dw + co * cIn * taps;
+    for (int64_t tap = 0; tap < taps; ++tap) {
+      const float* src = staging + (tap * cOut + co) * cIn;
+      for (int64_t c = 0; c < cIn; ++c) d[c * taps + tap] = src[c];
+    }
+  });
+}
+
 }  // namespace kiln

@@ -281,6 +281,7 @@ const convCases: [string, ConvCase][] = [
   ["tap sum: 530 channels (two depth blocks)", shape(2, 530, 2, 2, 17, 3, { padH: 1, padW: 1 })],
   ["tap sum in backward input: 3x3 maps", shape(3, 20, 3, 3, 72, 3, { padH: 1, padW: 1 })],
   ["tap sum both ways: 65 output channels (13-row panels)", shape(2, 64, 2, 3, 65, 3, { padH: 1, padW: 1, bias: true })],
+  ["tap sum: weight gradient two depth blocks deep", shape(40, 64, 4, 4, 8, 3, { padH: 1, padW: 1 })],
 ];
 
 check("conv2d forward matches the oracle, with bias and fused activations", () => {
