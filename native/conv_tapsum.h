@@ -114,6 +114,8 @@ inline std::vector<TapClass> tapClasses(const ConvGeometry& g) {
   return classes;
 }
 
+// Packed weights a forward task holds at once (640 KB of the 1 MB L2).
+constexpr int64_t kTapSumPackedA = 160 << 10;
 // Depth steps the flipped weights' packer reads at a time (16 x 14 x 9 floats: in L1).
 constexpr int64_t kFlipChunk = 16;
 
@@ -141,52 +143,49 @@ inline void tapSumForward(const ConvGeometry& g, const float* x, const float* w,
   const int64_t taps = g.taps(), cIn = g.cIn, cOut = g.cOut, P = g.outPlane();
   const APanels panels(cOut, MR);
   const int64_t depthBlocks = ceilDiv(cIn, kKC);
-  // A: the weights of each (depth block, MR-row panel), all taps side by side:
-  // [tap][channel p][row i] within a panel's region.
-  thread_local ScratchBuffer aBuf, bBuf, stagingBuf;
-  float* aPack = aBuf.get(static_cast<size_t>(taps * panels.count * MR * cIn));
-  auto aRegion = [&](int64_t blk, int64_t ip) {
-    const int64_t kc = std::min(kKC, cIn - blk * kKC);
-    return aPack + taps * MR * (blk * panels.count * kKC + ip * kc);
+  // A: the weights of one MR-row panel, every tap of every depth block, packed
+  // by the task that uses them into its own buffer ([block][tap][channel p][row i]):
+  // they never go out to memory and back, and each weight is read once.
+  auto aPanel = [&](float* local, int64_t tap, int64_t blk) {
+    return local + taps * MR * blk * kKC + tap * MR * std::min(kKC, cIn - blk * kKC);
   };
-  auto aPanel = [&](int64_t tap, int64_t blk, int64_t ip) {
-    return aRegion(blk, ip) + tap * MR * std::min(kKC, cIn - blk * kKC);
-  };
-  // One task per (depth block, panel) packs every tap, each weight read once.
-  parallelFor(depthBlocks * panels.count, [&](int64_t t) {
-    const int64_t blk = t / panels.count, ip = t % panels.count;
-    const int64_t c0 = blk * kKC, kc = std::min(kKC, cIn - c0), i0 = panels.start(ip);
+  auto packA = [&](int64_t ip, float* local) {
+    const int64_t i0 = panels.start(ip);
     const int rows = panels.rows(ip);
-    float* dst = aRegion(blk, ip);
-    if (flippedWeights) {
-      // Depth p (original output channel) holds the panel's rows (original
-      // input channels) with their taps side by side: a small transpose
-      // straight into the taps' panels, the original's taps in reverse.
-      // In chunks of depth steps, tap by tap, so that the stores run down one
-      // panel at a time (the taps' panels lie a multiple of 4 KB apart).
-      if (rows < MR) std::memset(dst, 0, sizeof(float) * static_cast<size_t>(taps * kc * MR));
-      const int64_t lines = (rows * taps + 15) / 16;
-      for (int64_t p0 = 0; p0 < kc; p0 += kFlipChunk) {
-        const int64_t p1 = std::min(kc, p0 + kFlipChunk);
-        // Each depth step reads a new page (cOut * taps floats on): fetch the next chunk.
-        for (int64_t p = p1; p < std::min(kc, p1 + kFlipChunk); ++p)
-          for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(w + ((c0 + p) * cOut + i0) * taps + 16 * l);
-        for (int64_t tap = 0; tap < taps; ++tap)
-          for (int64_t p = p0; p < p1; ++p) {
-            const float* src = w + ((c0 + p) * cOut + i0) * taps + taps - 1 - tap;
-            float* d = dst + (tap * kc + p) * MR;
-            for (int i = 0; i < rows; ++i) d[i] = src[i * taps];
-          }
+    for (int64_t blk = 0; blk < depthBlocks; ++blk) {
+      const int64_t c0 = blk * kKC, kc = std::min(kKC, cIn - c0);
+      float* dst = aPanel(local, 0, blk);
+      if (flippedWeights) {
+        // Depth p (original output channel) holds the panel's rows (original
+        // input channels) with their taps side by side: a small transpose
+        // straight into the taps' panels, the original's taps in reverse.
+        // In chunks of depth steps, tap by tap, so that the stores run down one
+        // panel at a time (the taps' panels lie a multiple of 4 KB apart).
+        if (rows < MR) std::memset(dst, 0, sizeof(float) * static_cast<size_t>(taps * kc * MR));
+        const int64_t lines = (rows * taps + 15) / 16;
+        for (int64_t p0 = 0; p0 < kc; p0 += kFlipChunk) {
+          const int64_t p1 = std::min(kc, p0 + kFlipChunk);
+          // Each depth step reads a new page (cOut * taps floats on): fetch the next chunk.
+          for (int64_t p = p1; p < std::min(kc, p1 + kFlipChunk); ++p)
+            for (int64_t l = 0; l < lines; ++l) __builtin_prefetch(w + ((c0 + p) * cOut + i0) * taps + 16 * l);
+          for (int64_t tap = 0; tap < taps; ++tap)
+            for (int64_t p = p0; p < p1; ++p) {
+              const float* src = w + ((c0 + p) * cOut + i0) * taps + taps - 1 - tap;
+              float* d = dst + (tap * kc + p) * MR;
+              for (int i = 0; i < rows; ++i) d[i] = src[i * taps];
+            }
+        }
+        continue;
       }
-      return;
+      // The SIMD packer transposes the panel's rows with the taps interleaved
+      // ([channel][tap] rows of MR floats); each tap's rows are then copied out.
+      thread_local ScratchBuffer interleavedBuf;
+      float* interleaved = interleavedBuf.get(static_cast<size_t>(kc * taps * MR));
+      packTransposed(interleaved, MR, w + (i0 * cIn + c0) * taps, cIn * taps, rows, kc * taps);
+      for (int64_t tap = 0; tap < taps; ++tap) copyRows(dst + tap * kc * MR, interleaved + tap * MR, taps * MR, kc, MR);
     }
-    // The SIMD packer transposes the panel's rows with the taps interleaved
-    // ([channel][tap] rows of MR floats); each tap's rows are then copied out.
-    thread_local ScratchBuffer interleavedBuf;
-    float* interleaved = interleavedBuf.get(static_cast<size_t>(kc * taps * MR));
-    packTransposed(interleaved, MR, w + (i0 * cIn + c0) * taps, cIn * taps, rows, kc * taps);
-    for (int64_t tap = 0; tap < taps; ++tap) copyRows(dst + tap * kc * MR, interleaved + tap * MR, taps * MR, kc, MR);
-  });
+  };
+  thread_local ScratchBuffer bBuf, stagingBuf;
 
   // B: for each class, tap and depth block, x at the class's pixels shifted by the tap, in NR-column panels.
   std::vector<TapClass> classes = tapClasses(g);
@@ -224,34 +223,35 @@ inline void tapSumForward(const ConvGeometry& g, const float* x, const float* w,
     }
   });
 
-  // C: one task per (class, A panel), biggest first; each sums its tiles over
-  // the class's taps and depth blocks in order.
+  // C: tasks take an even share of the A panels, as many as fit ~640 KB of
+  // packed weights, and run every class over them: each B panel is loaded
+  // once per task, not once per A panel. Each tile sums over its class's taps
+  // and depth blocks in order, whichever task runs it.
   float* staging = stagingBuf.get(static_cast<size_t>(cOut * g.n * P));
-  std::vector<Item> rowTasks;  // {class, -, -, A panel}
-  for (int64_t c = 0; c < static_cast<int64_t>(classes.size()); ++c)
-    for (int64_t ip = 0; ip < panels.count; ++ip) rowTasks.push_back({c, 0, 0, ip});
-  auto work = [&](const Item& it) {
-    const TapClass& k = classes[it.cls];
-    return static_cast<int64_t>(k.taps.size()) * ceilDiv(k.columns, NR);
-  };
-  std::stable_sort(rowTasks.begin(), rowTasks.end(), [&](const Item& a, const Item& b) { return work(a) > work(b); });
-  parallelFor(static_cast<int64_t>(rowTasks.size()), [&](int64_t t) {
-    const int64_t ip = rowTasks[t].jp;
-    const TapClass& k = classes[rowTasks[t].cls];
-    const int64_t panelsB = ceilDiv(k.columns, NR), i0 = panels.start(ip);
-    const int rows = panels.rows(ip);
-    float* c = staging + k.stagingOffset + i0 * k.columns;
-    bool first = true;
-    for (int64_t ti = 0; ti < static_cast<int64_t>(k.taps.size()); ++ti)
-      for (int64_t blk = 0; blk < depthBlocks; ++blk) {
-        const int64_t kc = std::min(kKC, cIn - blk * kKC);
-        const float* ap = aPanel(k.taps[ti], blk, ip);
-        for (int64_t jp = 0; jp < panelsB; ++jp) {
-          const int cols = static_cast<int>(std::min<int64_t>(NR, k.columns - jp * NR));
-          uk.run(kc, ap, bPanel(k, ti, blk, jp), c + jp * NR, k.columns, 1.0f, first ? 0.0f : 1.0f, rows, cols);
+  const int64_t panelFloats = taps * MR * cIn, threads = numThreads();
+  const int64_t perTaskMax = std::max<int64_t>(1, kTapSumPackedA / panelFloats);
+  const int64_t tasks = std::min(panels.count, ceilDiv(ceilDiv(panels.count, perTaskMax), threads) * threads);
+  parallelFor(tasks, [&](int64_t t) {
+    const int64_t ip0 = panels.count * t / tasks, ip1 = panels.count * (t + 1) / tasks;
+    thread_local ScratchBuffer aBuf;
+    float* local = aBuf.get(static_cast<size_t>((ip1 - ip0) * panelFloats));
+    for (int64_t ip = ip0; ip < ip1; ++ip) packA(ip, local + (ip - ip0) * panelFloats);
+    for (const TapClass& k : classes) {
+      const int64_t panelsB = ceilDiv(k.columns, NR);
+      for (int64_t ti = 0; ti < static_cast<int64_t>(k.taps.size()); ++ti)
+        for (int64_t blk = 0; blk < depthBlocks; ++blk) {
+          const int64_t kc = std::min(kKC, cIn - blk * kKC);
+          const float beta = ti == 0 && blk == 0 ? 0.0f : 1.0f;
+          for (int64_t ip = ip0; ip < ip1; ++ip) {
+            const float* ap = aPanel(local + (ip - ip0) * panelFloats, k.taps[ti], blk);
+            float* c = staging + k.stagingOffset + panels.start(ip) * k.columns;
+            for (int64_t jp = 0; jp < panelsB; ++jp) {
+              const int cols = static_cast<int>(std::min<int64_t>(NR, k.columns - jp * NR));
+              uk.run(kc, ap, bPanel(k, ti, blk, jp), c + jp * NR, k.columns, 1.0f, beta, panels.rows(ip), cols);
+            }
+          }
         }
-        first = false;
-      }
+    }
   });
 
   // staging[class][co][n * pixels + i] -> y[n][co][pixel i], with the epilogue.
@@ -287,7 +287,7 @@ inline void tapSumWeightGrad(const ConvGeometry& g, const float* x, const float*
   const int MR = uk.mr, NR = uk.nr;
   const int64_t taps = g.taps(), cIn = g.cIn, cOut = g.cOut, P = g.outPlane();
   // Channels last, so that a packed panel's step is one contiguous run.
-  thread_local ScratchBuffer dyBuf, xBuf, aBuf, bBuf, stagingBuf;
+  thread_local ScratchBuffer dyBuf, xBuf, aBuf, bBuf;
   float* dyT = dyBuf.get(static_cast<size_t>(g.n * cOut * P));
   float* xT = xBuf.get(static_cast<size_t>(g.n * cIn * g.inPlane()));
   channelsLast(dy, g.n, cOut, P, dyT);
@@ -356,37 +356,32 @@ inline void tapSumWeightGrad(const ConvGeometry& g, const float* x, const float*
     }
   });
 
-  // One task per (tap, A panel), deepest taps first: every B panel of the
-  // tap over the A panel, depth blocks in order.
-  float* staging = stagingBuf.get(static_cast<size_t>(taps * cOut * cIn));
-  std::vector<std::pair<int64_t, int64_t>> tasks;  // (tap, A panel)
-  for (int64_t tap = 0; tap < taps; ++tap)
-    for (int64_t ip = 0; ip < panels.count; ++ip) tasks.push_back({tap, ip});
-  std::stable_sort(tasks.begin(), tasks.end(),
-                   [&](const auto& a, const auto& b) { return perTap[a.first].depth > perTap[b.first].depth; });
-  parallelFor(static_cast<int64_t>(tasks.size()), [&](int64_t i) {
-    const auto [tap, ip] = tasks[i];
-    const TapPixels& t = perTap[tap];
-    float* c = staging + (tap * cOut + panels.start(ip)) * cIn;
-    if (t.depth == 0) {  // a tap that never lands inside the input
-      for (int64_t e = 0; e < panels.rows(ip) * cIn; ++e) c[e] = 0.0f;
-      return;
-    }
-    for (int64_t blk = 0; blk < ceilDiv(t.depth, kKC); ++blk) {
-      const int64_t kc = std::min(kKC, t.depth - blk * kKC);
-      const float* ap = aPanel(t, blk, ip);
-      for (int64_t jp = 0; jp < bPanels; ++jp)
-        uk.run(kc, ap, bPanel(t, blk, jp), c + jp * NR, cIn, 1.0f, blk == 0 ? 0.0f : 1.0f, panels.rows(ip),
-               static_cast<int>(std::min<int64_t>(NR, cIn - jp * NR)));
-    }
-  });
-
-  // staging[tap][co][c] -> dw[co][c][tap].
-  parallelRuns(cOut, [&](int64_t co) {
-    float* d = dw + co * cIn * taps;
+  // One task per A panel (MR output channels): every tap's GEMM over it into
+  // the task's own [tap][row][cIn] block (in L2), then that block moved into
+  // the panel's rows of dw ([co][c][tap]), each written once.
+  parallelFor(panels.count, [&](int64_t ip) {
+    const int rows = panels.rows(ip);
+    thread_local ScratchBuffer localBuf;
+    float* local = localBuf.get(static_cast<size_t>(taps * MR * cIn));
     for (int64_t tap = 0; tap < taps; ++tap) {
-      const float* src = staging + (tap * cOut + co) * cIn;
-      for (int64_t c = 0; c < cIn; ++c) d[c * taps + tap] = src[c];
+      const TapPixels& t = perTap[tap];
+      float* c = local + tap * MR * cIn;
+      if (t.depth == 0) {  // a tap that never lands inside the input
+        for (int64_t e = 0; e < rows * cIn; ++e) c[e] = 0.0f;
+        continue;
+      }
+      for (int64_t blk = 0; blk < ceilDiv(t.depth, kKC); ++blk) {
+        const int64_t kc = std::min(kKC, t.depth - blk * kKC);
+        const float* ap = aPanel(t, blk, ip);
+        for (int64_t jp = 0; jp < bPanels; ++jp)
+          uk.run(kc, ap, bPanel(t, blk, jp), c + jp * NR, cIn, 1.0f, blk == 0 ? 0.0f : 1.0f, rows,
+                 static_cast<int>(std::min<int64_t>(NR, cIn - jp * NR)));
+      }
+    }
+    for (int i = 0; i < rows; ++i) {
+      float* d = dw + (panels.start(ip) + i) * cIn * taps;
+      for (int64_t c = 0; c < cIn; ++c)
+        for (int64_t tap = 0; tap < taps; ++tap) d[c * taps + tap] = local[(tap * MR + i) * cIn + c];
     }
   });
 }
