@@ -76,11 +76,13 @@ bool pixelRows(const ConvGeometry& f) {
 }
 
 // How packed weights are laid out: as the forward GEMM's A operand (channel
-// rows), as its B operand (pixel rows), or transformed for Winograd.
-enum class PackLayout { kChannelRows = 0, kPixelRows = 1, kWinograd = 2 };
+// rows), as its B operand (pixel rows), or transformed for Winograd. The tap
+// sum over small padded planes packs per call and takes no packed weights.
+enum class PackLayout { kChannelRows = 0, kPixelRows = 1, kWinograd = 2, kNone = 3 };
 
 // The layout an inference call with this geometry runs in (g not flattened).
 PackLayout packLayout(const ConvGeometry& g) {
+  if (tapSumFits(g)) return PackLayout::kNone;
   if (winogradFits(g)) return PackLayout::kWinograd;
   return pixelRows(flattened(g)) ? PackLayout::kPixelRows : PackLayout::kChannelRows;
 }
@@ -140,8 +142,7 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
   if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
   if (packed.layout == PackLayout::kWinograd) return winogradForward(g, x, packed.data, bias, y, act, alpha);
   const float* packedW = packed.data;
-  if (!packedW && tapSumFits(g))
-    return tapSumForward(g, x, w, bias, y, act, alpha, flippedWeights);
+  if (tapSumFits(g)) return tapSumForward(g, x, w, bias, y, act, alpha, flippedWeights);
   const ConvGeometry f = flattened(g);
   const int64_t P = f.outPlane(), N = f.n * P, cOutG = f.cOutG();
   thread_local ScratchBuffer stagingBuf;
@@ -352,7 +353,8 @@ void conv2dExport(const Args& args) {
 // convPackWeights(geometry, w) -> Float32Array | null: the weights packed for
 // the layout this geometry (its batch and image size included) runs in, in
 // 64-byte aligned memory of the addon's own (the micro-kernels load B panels
-// aligned), freed when the array is collected; null for depthwise weights.
+// aligned), freed when the array is collected; null for depthwise weights and
+// where the tap sum runs (small padded planes).
 napi_value convPackWeightsExport(const Args& args) {
   const ConvGeometry g = flattened(readGeometry(args, 0));
   Span w = args.f32(1);
@@ -361,7 +363,7 @@ napi_value convPackWeightsExport(const Args& args) {
   napi_value out;
   const PackLayout layout = packLayout(readGeometry(args, 0));
   const bool pixelLayout = layout == PackLayout::kPixelRows;
-  const int64_t length = packedWeightsLength(g, layout);
+  const int64_t length = layout == PackLayout::kNone ? 0 : packedWeightsLength(g, layout);
   if (length == 0) {
     napi_get_null(env, &out);
     return out;

@@ -14,7 +14,7 @@ interface Case { name: string; x: number[]; w: number[]; opts: Conv2dOptions; ac
 const cases: Case[] = [
   { name: "3x3, 2 depth blocks (K = 576), many columns", x: [1, 64, 40, 40], w: [29, 64, 3, 3], opts: { padding: 1 }, act: Act.silu },
   { name: "1x1 pointwise, rows not a multiple of MR", x: [2, 48, 12, 12], w: [37, 48, 1, 1], opts: {}, act: Act.relu },
-  { name: "3x3 stride 2, small staged planes, K = 1152", x: [3, 128, 8, 8], w: [64, 128, 3, 3], opts: { stride: 2, padding: 1 }, act: Act.none },
+  { name: "3x3 stride 2, small staged planes, K = 1152", x: [3, 128, 12, 12], w: [64, 128, 3, 3], opts: { stride: 2, padding: 1 }, act: Act.none },
   { name: "pixels as rows (7x7 planes, 256 channels, 5 depth blocks)", x: [1, 288, 7, 7], w: [256, 288, 3, 3], opts: { padding: 1 }, act: Act.silu },
   { name: "grouped 3x3", x: [1, 32, 9, 11], w: [24, 8, 3, 3], opts: { padding: 1, groups: 4 }, act: Act.hardswish },
   { name: "7x7 stride 2, 3 input channels", x: [1, 3, 33, 33], w: [16, 3, 7, 7], opts: { stride: 2, padding: 3 }, act: Act.relu6 },
@@ -44,6 +44,19 @@ test("packed weights of another geometry are refused", () => {
   const x = randn([1, 8, 6, 6], rng), w = randn([4, 8, 3, 3], rng), other = randn([5, 8, 3, 3], rng);
   const packed = packConvWeights(x, other, {});
   assert.throws(() => conv2dAct(x, w, null, {}, Act.none, 0, packed), /packed weights of another geometry/);
+});
+
+test("small padded planes (the tap sum) pack nothing, and a pack made for a larger plane is not used there", () => {
+  const rng = new Rng(3);
+  const w = randn([64, 64, 3, 3], rng), b = randn([64], rng), opts = { padding: 1 };
+  noGrad(() => {
+    assert.equal(packConvWeights(randn([2, 64, 4, 4], rng), w, opts), null);
+    const packed = packConvWeights(randn([1, 64, 12, 12], rng), w, opts);
+    assert.ok(packed !== null);
+    const small = randn([2, 64, 4, 4], rng);
+    const expected = conv2dAct(small, w, b, opts, Act.relu), actual = conv2dAct(small, w, b, opts, Act.relu, 0, packed);
+    assert.ok(actual.data.every((v, i) => Object.is(v, expected.data[i])), "outputs differ");
+  });
 });
 
 test("depthwise convolutions and the reference backend pack nothing", () => {
