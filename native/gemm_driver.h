@@ -144,7 +144,9 @@ void runBlockedGemm(const MicroKernel& uk, const Problem& pr, int64_t M, int64_t
   // Tasks: column chunks first (each packs its own B chunk, so more chunks
   // cost nothing extra), then row blocks if there are still too few to keep
   // every thread busy to the end. Task shape never changes results.
-  const int threads = numThreads();
+  // Inside another job's task (a Winograd GEMM, a weight-gradient slice) this
+  // GEMM runs on one thread: split for more, row blocks would each repack B.
+  const int threads = inParallelTask() ? 1 : numThreads();
   const bool serial = threads == 1 || static_cast<double>(M) * N * K < 64.0 * 64 * 64;
   const int64_t bPanels = ceilDiv(N, NR);
   const int64_t wantTasks = serial ? 1 : 4 * threads;

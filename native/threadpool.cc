@@ -152,5 +152,6 @@ int numThreads() { return pool().size(); }
 void setNumThreads(int n) { pool().resize(n < 1 ? 1 : n); }
 void parallelFor(int64_t count, const std::function<void(int64_t)>& task) { pool().run(count, task); }
 int threadIndex() { return tlsIndex; }
+bool inParallelTask() { return tlsInJob; }
 
 }  // namespace kiln

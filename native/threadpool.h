@@ -30,6 +30,10 @@ void parallelRuns(int64_t count, const Item& item) {
   });
 }
 
+// Whether the caller runs inside a parallelFor task (where a nested
+// parallelFor runs serially): work split for threads there is wasted.
+bool inParallelTask();
+
 // Index of the calling thread within the current job: 0 .. numThreads()-1.
 // Useful for per-thread scratch buffers; never for choosing results.
 int threadIndex();
