@@ -65,6 +65,10 @@ inline void winogradWeights(const ConvGeometry& g, const float* w, float* u) {
 
 // A GEMM of the transformed domain: C[M x N] = A[M x K] B[K x N], all
 // row-major; B's and C's rows are n floats apart (N may be a slice of them).
+// The transformed input and output hold a channel's 16 elements side by side
+// ([channel][element][tile]): the transforms then write and read 16 rows a
+// few KB apart, not 16 matrices apart (the input transform had been a third
+// of a batch-1 call on yolov8n's 20x20 planes).
 struct WinogradGemm {
   const float* a;  // U_e [cOut x cIn] (only when packing)
   const float* b;  // V_e [cIn x tiles], from the slice's first column
@@ -134,7 +138,7 @@ inline void winogradImages(const ConvGeometry& g, const float* x, const float* p
         e[i] = split + (2 * ty + i) * 2 * half;
         o[i] = e[i] + half;
       }
-      vk.winogradIn(e, o, v + c * tiles + n * perImage + ty * tw, cIn * tiles, tw);
+      vk.winogradIn(e, o, v + c * kWinoElems * tiles + n * perImage + ty * tw, tiles, tw);
     }
   });
 
@@ -150,7 +154,7 @@ inline void winogradImages(const ConvGeometry& g, const float* x, const float* p
     const int64_t j0 = tiles * part / chunks, j1 = tiles * (part + 1) / chunks;
     Prepacked pre;
     pre.a = packed + e * each;
-    const WinogradGemm gemm{nullptr, v + e * cIn * tiles + j0, m + e * cOut * tiles + j0, cIn, tiles};
+    const WinogradGemm gemm{nullptr, v + e * tiles + j0, m + e * tiles + j0, cIn, kWinoElems * tiles};
     runBlockedGemm(uk, gemm, cOut, j1 - j0, cIn, pre);
   });
 
@@ -164,7 +168,7 @@ inline void winogradImages(const ConvGeometry& g, const float* x, const float* p
     float* quad = rowBuf.get(static_cast<size_t>(4 * tw));
     float* const parts[4] = {quad, quad + tw, quad + 2 * tw, quad + 3 * tw};
     for (int64_t ty = 0; ty < th; ++ty) {
-      vk.winogradOut(m + co * tiles + n * perImage + ty * tw, cOut * tiles, parts, tw);
+      vk.winogradOut(m + co * kWinoElems * tiles + n * perImage + ty * tw, tiles, parts, tw);
       for (int i = 0; i < 2 && 2 * ty + i < g.outH; ++i) {
         float* out = dst + (2 * ty + i) * g.outW;
         const float* c0 = parts[2 * i];
