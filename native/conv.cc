@@ -10,6 +10,7 @@
 
 #include "conv_depthwise.h"
 #include "conv_gemm.h"
+#include "conv_small_input.h"
 #include "conv_tapsum.h"
 #include "conv_winograd.h"
 #include "gemm.h"
@@ -77,12 +78,13 @@ bool pixelRows(const ConvGeometry& f) {
 
 // How packed weights are laid out: as the forward GEMM's A operand (channel
 // rows), as its B operand (pixel rows), or transformed for Winograd. The tap
-// sum over small padded planes packs per call and takes no packed weights.
+// sum over small padded planes and the direct convolution of inputs with few
+// channels read the weights as they are: no packed weights (kNone).
 enum class PackLayout { kChannelRows = 0, kPixelRows = 1, kWinograd = 2, kNone = 3 };
 
 // The layout an inference call with this geometry runs in (g not flattened).
 PackLayout packLayout(const ConvGeometry& g) {
-  if (tapSumFits(g)) return PackLayout::kNone;
+  if (tapSumFits(g) || smallInputFits(g)) return PackLayout::kNone;
   if (winogradFits(g)) return PackLayout::kWinograd;
   return pixelRows(flattened(g)) ? PackLayout::kPixelRows : PackLayout::kChannelRows;
 }
@@ -143,6 +145,7 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
   if (packed.layout == PackLayout::kWinograd) return winogradForward(g, x, packed.data, bias, y, act, alpha);
   const float* packedW = packed.data;
   if (tapSumFits(g)) return tapSumForward(g, x, w, bias, y, act, alpha, flippedWeights);
+  if (!flippedWeights && smallInputFits(g)) return smallInputForward(g, x, w, bias, y, act, alpha);
   const ConvGeometry f = flattened(g);
   const int64_t P = f.outPlane(), N = f.n * P, cOutG = f.cOutG();
   thread_local ScratchBuffer stagingBuf;

@@ -672,6 +672,56 @@ void biasActKernel(float* row, int64_t n, float bias, int act, float alpha) {
   }
 }
 
+// C channels (compile-time, so the accumulators stay in registers) over
+// `count` columns: 4 vectors at a time, then the rest a (masked) vector at a time.
+template <class V, int C>
+void tapRowsChannels(const float* const* src, const float* w, int64_t taps, float* const* out, int64_t count) {
+  using F = typename V::F;
+  int64_t t0 = 0;
+  for (; t0 + 4 * V::W <= count; t0 += 4 * V::W) {
+    F acc[C][4];
+    for (int c = 0; c < C; ++c)
+      for (int v = 0; v < 4; ++v) acc[c][v] = V::set(0.0f);
+    for (int64_t k = 0; k < taps; ++k) {
+      const float* row = src[k] + t0;
+      const F x0 = V::load(row), x1 = V::load(row + V::W), x2 = V::load(row + 2 * V::W), x3 = V::load(row + 3 * V::W);
+      for (int c = 0; c < C; ++c) {
+        const F wk = V::set(w[c * taps + k]);
+        acc[c][0] = V::fma(wk, x0, acc[c][0]);
+        acc[c][1] = V::fma(wk, x1, acc[c][1]);
+        acc[c][2] = V::fma(wk, x2, acc[c][2]);
+        acc[c][3] = V::fma(wk, x3, acc[c][3]);
+      }
+    }
+    for (int c = 0; c < C; ++c)
+      for (int v = 0; v < 4; ++v) V::store(out[c] + t0 + v * V::W, acc[c][v]);
+  }
+  for (; t0 < count; t0 += V::W) {
+    const int lanes = static_cast<int>(count - t0 < V::W ? count - t0 : V::W);
+    F acc[C];
+    for (int c = 0; c < C; ++c) acc[c] = V::set(0.0f);
+    for (int64_t k = 0; k < taps; ++k) {
+      const F x = lanes == V::W ? V::load(src[k] + t0) : V::loadN(src[k] + t0, lanes);
+      for (int c = 0; c < C; ++c) acc[c] = V::fma(V::set(w[c * taps + k]), x, acc[c]);
+    }
+    for (int c = 0; c < C; ++c) {
+      if (lanes == V::W) V::store(out[c] + t0, acc[c]);
+      else V::storeN(out[c] + t0, acc[c], lanes);
+    }
+  }
+}
+
+template <class V>
+void tapRowsKernel(const float* const* src, const float* w, int64_t taps, int channels, float* const* out,
+                   int64_t count) {
+  switch (channels) {
+    case 1: return tapRowsChannels<V, 1>(src, w, taps, out, count);
+    case 2: return tapRowsChannels<V, 2>(src, w, taps, out, count);
+    case 3: return tapRowsChannels<V, 3>(src, w, taps, out, count);
+    default: return tapRowsChannels<V, 4>(src, w, taps, out, count);
+  }
+}
+
 template <class V>
 constexpr VecKernels kVecTable = {
     &unaryKernel<V>,        &unaryBackwardKernel<V>,  &binaryKernel<V>,          &axpyKernel<V>,
@@ -682,7 +732,7 @@ constexpr VecKernels kVecTable = {
     &sgdKernel<V>,          &adamKernel<V>,
     &dwRowsKernel<V>,       &dwWeightRowsKernel<V>,
     &winogradInKernel<V>,   &winogradOutKernel<V>,
-    &biasActKernel<V>,
+    &tapRowsKernel<V>,      &biasActKernel<V>,
 };
 
 }  // namespace

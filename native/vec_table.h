@@ -121,6 +121,12 @@ struct VecKernels {
   // y[2*row + column][t].
   void (*winogradOut)(const float* m, int64_t stride, float* const* y, int64_t count);
 
+  // A direct convolution's output rows (conv_small_input.h): for c < channels
+  // (<= 4) and t < count, out[c][t] = sum over k < taps, in order, of
+  // w[c*taps + k] * src[k][t].
+  void (*tapRows)(const float* const* src, const float* w, int64_t taps, int channels, float* const* out,
+                  int64_t count);
+
   // The convolution epilogue, in place: row = act(row + bias) for an ActCode
   // (conv.h); the activations compute as `unary` does (relu maps NaN to 0).
   void (*biasAct)(float* row, int64_t n, float bias, int act, float alpha);

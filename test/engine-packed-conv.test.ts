@@ -17,7 +17,8 @@ const cases: Case[] = [
   { name: "3x3 stride 2, small staged planes, K = 1152", x: [3, 128, 12, 12], w: [64, 128, 3, 3], opts: { stride: 2, padding: 1 }, act: Act.none },
   { name: "pixels as rows (7x7 planes, 256 channels, 5 depth blocks)", x: [1, 288, 7, 7], w: [256, 288, 3, 3], opts: { padding: 1 }, act: Act.silu },
   { name: "grouped 3x3", x: [1, 32, 9, 11], w: [24, 8, 3, 3], opts: { padding: 1, groups: 4 }, act: Act.hardswish },
-  { name: "7x7 stride 2, 3 input channels", x: [1, 3, 33, 33], w: [16, 3, 7, 7], opts: { stride: 2, padding: 3 }, act: Act.relu6 },
+  // Outputs under 16 wide: the GEMM path (wider ones take the direct convolution, which packs nothing).
+  { name: "7x7 stride 2, 3 input channels", x: [1, 3, 25, 25], w: [16, 3, 7, 7], opts: { stride: 2, padding: 3 }, act: Act.relu6 },
 ];
 
 for (const c of cases) {
@@ -46,10 +47,11 @@ test("packed weights of another geometry are refused", () => {
   assert.throws(() => conv2dAct(x, w, null, {}, Act.none, 0, packed), /packed weights of another geometry/);
 });
 
-test("small padded planes (the tap sum) pack nothing, and a pack made for a larger plane is not used there", () => {
+test("small padded planes (the tap sum) and inputs of <= 4 channels (direct) pack nothing, and a pack made for a larger plane is not used there", () => {
   const rng = new Rng(3);
   const w = randn([64, 64, 3, 3], rng), b = randn([64], rng), opts = { padding: 1 };
   noGrad(() => {
+    assert.equal(packConvWeights(randn([1, 3, 64, 64], rng), randn([16, 3, 3, 3], rng), { stride: 2, padding: 1 }), null);
     assert.equal(packConvWeights(randn([2, 64, 4, 4], rng), w, opts), null);
     const packed = packConvWeights(randn([1, 64, 12, 12], rng), w, opts);
     assert.ok(packed !== null);

@@ -282,6 +282,12 @@ const convCases: [string, ConvCase][] = [
   ["tap sum in backward input: 3x3 maps", shape(3, 20, 3, 3, 72, 3, { padH: 1, padW: 1 })],
   ["tap sum both ways: 65 output channels (13-row panels)", shape(2, 64, 2, 3, 65, 3, { padH: 1, padW: 1, bias: true })],
   ["tap sum: weight gradient two depth blocks deep", shape(40, 64, 4, 4, 8, 3, { padH: 1, padW: 1 })],
+  // Inputs of <= 4 channels with outputs >= 16 wide take the direct forward
+  // convolution (conv_small_input.h): stride phases, dilation, tails of a vector.
+  ["direct: 3->17 3x3 stride 2 on 40x34", shape(2, 3, 40, 34, 17, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, bias: true, act: Act.silu })],
+  ["direct: 7x7 stride 2 stem on 37x41", shape(1, 3, 37, 41, 9, 7, { strideH: 2, strideW: 2, padH: 3, padW: 3, bias: true })],
+  ["direct: 1 channel 5x5 dilation 2", shape(2, 1, 12, 30, 6, 5, { padH: 3, padW: 3, dilH: 2, dilW: 2, act: Act.relu })],
+  ["direct: 4 channels, 70 wide, stride 3x1", shape(1, 4, 9, 70, 5, [3, 2], { strideH: 3, strideW: 1, padH: 1, padW: 0 })],
 ];
 
 check("conv2d forward matches the oracle, with bias and fused activations", () => {
