@@ -347,7 +347,7 @@ function outputDigest(k: Kernels): string {
   for (const s of [shape(4, 32, 17, 17, 48, 3, { padH: 1, padW: 1 }), shape(8, 40, 4, 4, 72, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1 }),
     shape(4, 24, 9, 9, 24, 3, { padH: 1, padW: 1, groups: 24 }),
     shape(8, 80, 7, 7, 80, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, groups: 80 }),
-    shape(8, 64, 4, 4, 96, 3, { padH: 1, padW: 1 })]) {
+    shape(8, 64, 4, 4, 96, 3, { padH: 1, padW: 1 }), shape(2, 3, 40, 40, 16, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1 })]) {
     const { outH, outW, cInG } = dims(s);
     const x = randomArray(s.n * s.cIn * s.h * s.w, 4), w = randomArray(s.cOut * cInG * 9, 5);
     const dy = randomArray(s.n * s.cOut * outH * outW, 6);
