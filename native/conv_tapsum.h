@@ -45,38 +45,46 @@ inline std::vector<TapAxisGroup> tapAxisGroups(int64_t outSize, int64_t inSize, 
   return groups;
 }
 
-// The share of im2col's multiplies that read inside the input (1: no padding
-// read); 0 when some output pixel sees no tap at all (left to the direct path).
-inline double validTapShare(const ConvGeometry& g) {
-  auto axis = [](int64_t outSize, int64_t inSize, int64_t k, int64_t s, int64_t pad, int64_t dil) {
-    int64_t valid = 0;
-    for (const TapAxisGroup& a : tapAxisGroups(outSize, inSize, k, s, pad, dil)) {
-      if (a.hi <= a.lo) return 0.0;
-      valid += (a.hi - a.lo) * static_cast<int64_t>(a.outs.size());
+// The tap sum's micro-kernel work over the direct GEMM's, counted in column
+// lanes (a GEMM column's NR-wide panels, rounded up) times taps: the share of
+// im2col's multiplies that read inside the input when every class fills its
+// panels (batch 32 on resnet18's 4x4 planes: 0.69), more when classes of a
+// few images leave most lanes empty (batch 8 on 2x2 planes: 1.78 with 32
+// lanes, where the direct GEMM wins). 0 when some output pixel sees no tap
+// at all (left to the direct path).
+inline double tapSumWorkRatio(const ConvGeometry& g) {
+  const int64_t nr = activeMicroKernel().nr;
+  const auto rows = tapAxisGroups(g.outH, g.h, g.kh, g.strideH, g.padH, g.dilH);
+  const auto cols = tapAxisGroups(g.outW, g.w, g.kw, g.strideW, g.padW, g.dilW);
+  double tapSum = 0.0;
+  for (const TapAxisGroup& r : rows)
+    for (const TapAxisGroup& c : cols) {
+      if (r.hi <= r.lo || c.hi <= c.lo) return 0.0;
+      const int64_t columns = g.n * static_cast<int64_t>(r.outs.size() * c.outs.size());
+      tapSum += static_cast<double>((r.hi - r.lo) * (c.hi - c.lo) * ceilDiv(columns, nr) * nr);
     }
-    return static_cast<double>(valid) / static_cast<double>(outSize * k);
-  };
-  return axis(g.outH, g.h, g.kh, g.strideH, g.padH, g.dilH) * axis(g.outW, g.w, g.kw, g.strideW, g.padW, g.dilW);
+  const double direct = static_cast<double>(g.taps() * ceilDiv(g.n * g.outPlane(), nr) * nr);
+  return tapSum / direct;
 }
 
-// Worth it where the padding takes a large share of the multiplies, or a
-// fair share on output planes of at most 16 pixels (where im2col's tiles
-// straddle images), and each tap's depth (the input channels) keeps the
-// micro-kernel busy between its loads and stores of C. Measured at 2 threads
-// on resnet18's 3x3 layers: 4x4 planes (share 0.69) and 2x2 (0.44) gain 20-40 %
-// in all three passes; 8x8 -> 4x4 at stride 2 (0.84) gains 15 % forward; 8x8
-// at stride 1 (0.84) loses 5-8 %.
-constexpr double kTapSumMaxShare = 0.75;
+// Worth it where the work ratio is small, or fairly small on output planes of
+// at most 16 pixels (where im2col's tiles straddle images), and each tap's
+// depth (the input channels) keeps the micro-kernel busy between its loads
+// and stores of C. Measured at 2 threads on resnet18's 3x3 layers at batch
+// 32: 4x4 planes (0.69) and 2x2 (0.44) gain 20-40 % in all three passes;
+// 8x8 -> 4x4 at stride 2 (0.84) gains 15 % forward; 8x8 at stride 1 (0.84)
+// loses 5-8 %.
+constexpr double kTapSumMaxRatio = 0.75;
 constexpr int64_t kTapSumSmallPlane = 16;
-constexpr double kTapSumSmallPlaneMaxShare = 0.85;
+constexpr double kTapSumSmallPlaneMaxRatio = 0.85;
 constexpr int64_t kTapSumMinChannels = 64;
 
 inline bool tapSumFits(const ConvGeometry& g) {
   if (g.groups != 1 || g.taps() == 1 || g.cIn < kTapSumMinChannels || g.cOut * g.n * g.outPlane() > (4 << 20))
     return false;
-  const double share = validTapShare(g);
-  return share > 0.0 &&
-         (share <= kTapSumMaxShare || (g.outPlane() <= kTapSumSmallPlane && share <= kTapSumSmallPlaneMaxShare));
+  const double ratio = tapSumWorkRatio(g);
+  return ratio > 0.0 &&
+         (ratio <= kTapSumMaxRatio || (g.outPlane() <= kTapSumSmallPlane && ratio <= kTapSumSmallPlaneMaxRatio));
 }
 
 // One class of output pixels: the same valid taps for all of them.

@@ -271,16 +271,19 @@ const convCases: [string, ConvCase][] = [
   ["3x3 stride 3 (no table path)", shape(2, 4, 11, 10, 5, 3, { strideH: 3, strideW: 3, padH: 1, padW: 1 })],
   ["4x4 maps, deep: staged output", shape(3, 40, 4, 4, 20, 3, { padH: 1, padW: 1, bias: true, act: Act.relu })],
   ["groups 2, 3x3 maps, deep: staged output", shape(2, 80, 3, 3, 18, 3, { padH: 1, padW: 1, groups: 2, bias: true })],
-  // Small padded maps with >= 64 input channels take the sum over valid taps
-  // (conv_tapsum.h); those with >= 64 output channels also in backward input.
-  ["tap sum: 2x2 maps", shape(3, 64, 2, 2, 20, 3, { padH: 1, padW: 1, bias: true, act: Act.relu })],
-  ["tap sum: 4x3 maps, 70 channels", shape(2, 70, 4, 3, 33, 3, { padH: 1, padW: 1, act: Act.silu })],
-  ["tap sum: stride 2", shape(2, 64, 5, 4, 16, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, bias: true })],
-  ["tap sum: dilation 2, padding 2", shape(1, 64, 3, 3, 8, 3, { padH: 2, padW: 2, dilH: 2, dilW: 2 })],
-  ["tap sum: 3x5 kernel", shape(2, 66, 3, 4, 12, [3, 5], { padH: 1, padW: 2, bias: true })],
-  ["tap sum: 530 channels (two depth blocks)", shape(2, 530, 2, 2, 17, 3, { padH: 1, padW: 1 })],
-  ["tap sum in backward input: 3x3 maps", shape(3, 20, 3, 3, 72, 3, { padH: 1, padW: 1 })],
-  ["tap sum both ways: 65 output channels (13-row panels)", shape(2, 64, 2, 3, 65, 3, { padH: 1, padW: 1, bias: true })],
+  // Small padded maps with >= 64 input channels, in batches that fill the
+  // micro-kernel's columns, take the sum over valid taps (conv_tapsum.h);
+  // those with >= 64 output channels also in backward input.
+  ["tap sum: 2x2 maps", shape(32, 64, 2, 2, 20, 3, { padH: 1, padW: 1, bias: true, act: Act.relu })],
+  ["tap sum: 4x3 maps, 70 channels", shape(32, 70, 4, 3, 33, 3, { padH: 1, padW: 1, act: Act.silu })],
+  ["tap sum: stride 2", shape(32, 64, 5, 4, 16, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, bias: true })],
+  ["tap sum: dilation 2, padding 2", shape(32, 64, 3, 3, 8, 3, { padH: 2, padW: 2, dilH: 2, dilW: 2 })],
+  ["tap sum: 3x5 kernel", shape(32, 66, 3, 4, 12, [3, 5], { padH: 1, padW: 2, bias: true })],
+  ["tap sum: 530 channels (two depth blocks)", shape(32, 530, 2, 2, 17, 3, { padH: 1, padW: 1 })],
+  ["tap sum in backward input: 3x3 maps", shape(32, 20, 3, 3, 72, 3, { padH: 1, padW: 1 })],
+  ["tap sum both ways: 65 output channels (13-row panels)", shape(32, 64, 2, 3, 65, 3, { padH: 1, padW: 1, bias: true })],
+  // A batch too small to fill the columns: the direct GEMM (same answers).
+  ["2x2 maps, batch 3: direct", shape(3, 64, 2, 2, 20, 3, { padH: 1, padW: 1, bias: true })],
   ["tap sum: weight gradient two depth blocks deep", shape(40, 64, 4, 4, 8, 3, { padH: 1, padW: 1 })],
   // Inputs of <= 4 channels with outputs >= 16 wide take the direct forward
   // convolution (conv_small_input.h): stride phases, dilation, tails of a vector.
@@ -347,7 +350,7 @@ function outputDigest(k: Kernels): string {
   for (const s of [shape(4, 32, 17, 17, 48, 3, { padH: 1, padW: 1 }), shape(8, 40, 4, 4, 72, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1 }),
     shape(4, 24, 9, 9, 24, 3, { padH: 1, padW: 1, groups: 24 }),
     shape(8, 80, 7, 7, 80, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1, groups: 80 }),
-    shape(8, 64, 4, 4, 96, 3, { padH: 1, padW: 1 }), shape(2, 3, 40, 40, 16, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1 })]) {
+    shape(32, 64, 4, 4, 96, 3, { padH: 1, padW: 1 }), shape(2, 3, 40, 40, 16, 3, { strideH: 2, strideW: 2, padH: 1, padW: 1 })]) {
     const { outH, outW, cInG } = dims(s);
     const x = randomArray(s.n * s.cIn * s.h * s.w, 4), w = randomArray(s.cOut * cInG * 9, 5);
     const dy = randomArray(s.n * s.cOut * outH * outW, 6);
