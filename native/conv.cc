@@ -321,7 +321,7 @@ void backwardWeight(const ConvGeometry& g, const float* x, const float* dy, floa
     for (int64_t i = 0; i < outputs; ++i) dw[i] = 0.0f;
   }
   const int64_t slices = weightGradSlices(f);
-  if (tapSumFits(g)) {
+  if (tapSumWeightGradFits(g)) {
     tapSumWeightGrad(g, x, dy, dw);
   } else if (slices == 1) {
     weightGradGemm(f, x, dy, dw);

@@ -46,14 +46,14 @@ inline std::vector<TapAxisGroup> tapAxisGroups(int64_t outSize, int64_t inSize, 
 }
 
 // The tap sum's micro-kernel work over the direct GEMM's, counted in column
-// lanes (a GEMM column's NR-wide panels, rounded up) times taps: the share of
-// im2col's multiplies that read inside the input when every class fills its
-// panels (batch 32 on resnet18's 4x4 planes: 0.69), more when classes of a
-// few images leave most lanes empty (batch 8 on 2x2 planes: 1.78 with 32
-// lanes, where the direct GEMM wins). 0 when some output pixel sees no tap
-// at all (left to the direct path).
-inline double tapSumWorkRatio(const ConvGeometry& g) {
-  const int64_t nr = activeMicroKernel().nr;
+// lanes (`lanes`-wide panels, rounded up) times taps. With the forward
+// pass's pixel columns in NR lanes: the share of im2col's multiplies that
+// read inside the input when every class fills its panels (batch 32 on
+// resnet18's 4x4 planes: 0.69), more when classes of a few images leave most
+// lanes empty (batch 8 on 2x2 planes: 1.78 with 32 lanes, where the direct
+// GEMM wins). With 1 lane: that share itself. 0 when some output pixel sees
+// no tap at all (left to the direct path).
+inline double tapSumWorkRatio(const ConvGeometry& g, int64_t lanes) {
   const auto rows = tapAxisGroups(g.outH, g.h, g.kh, g.strideH, g.padH, g.dilH);
   const auto cols = tapAxisGroups(g.outW, g.w, g.kw, g.strideW, g.padW, g.dilW);
   double tapSum = 0.0;
@@ -61,10 +61,9 @@ inline double tapSumWorkRatio(const ConvGeometry& g) {
     for (const TapAxisGroup& c : cols) {
       if (r.hi <= r.lo || c.hi <= c.lo) return 0.0;
       const int64_t columns = g.n * static_cast<int64_t>(r.outs.size() * c.outs.size());
-      tapSum += static_cast<double>((r.hi - r.lo) * (c.hi - c.lo) * ceilDiv(columns, nr) * nr);
+      tapSum += static_cast<double>((r.hi - r.lo) * (c.hi - c.lo) * ceilDiv(columns, lanes) * lanes);
     }
-  const double direct = static_cast<double>(g.taps() * ceilDiv(g.n * g.outPlane(), nr) * nr);
-  return tapSum / direct;
+  return tapSum / static_cast<double>(g.taps() * ceilDiv(g.n * g.outPlane(), lanes) * lanes);
 }
 
 // Worth it where the work ratio is small, or fairly small on output planes of
@@ -78,13 +77,25 @@ constexpr double kTapSumMaxRatio = 0.75;
 constexpr int64_t kTapSumSmallPlane = 16;
 constexpr double kTapSumSmallPlaneMaxRatio = 0.85;
 constexpr int64_t kTapSumMinChannels = 64;
+// The weight gradient's lanes are channels, whatever the batch, so it goes by
+// the padding share; but a single image gives each tap's GEMM a depth of a
+// few pixels (measured at batch 1: 4x4 planes 24 % slower than direct, 2x2
+// even; from batch 2 on the tap sums win, by 26 % at batch 8 on 2x2).
+constexpr int64_t kTapSumWeightGradMinImages = 2;
 
-inline bool tapSumFits(const ConvGeometry& g) {
+inline bool tapSumWorthIt(const ConvGeometry& g, double ratio) {
   if (g.groups != 1 || g.taps() == 1 || g.cIn < kTapSumMinChannels || g.cOut * g.n * g.outPlane() > (4 << 20))
     return false;
-  const double ratio = tapSumWorkRatio(g);
   return ratio > 0.0 &&
          (ratio <= kTapSumMaxRatio || (g.outPlane() <= kTapSumSmallPlane && ratio <= kTapSumSmallPlaneMaxRatio));
+}
+
+// The forward pass (and backward input as one).
+inline bool tapSumFits(const ConvGeometry& g) { return tapSumWorthIt(g, tapSumWorkRatio(g, activeMicroKernel().nr)); }
+
+inline bool tapSumWeightGradFits(const ConvGeometry& g) {
+  const double share = tapSumWorkRatio(g, 1);
+  return tapSumWorthIt(g, share) && g.n >= kTapSumWeightGradMinImages;
 }
 
 // One class of output pixels: the same valid taps for all of them.
