@@ -18,6 +18,7 @@
 
 #include "conv.h"
 #include "gemm_driver.h"
+#include "kernel_util.h"
 #include "threadpool.h"
 #include "vec_table.h"
 
@@ -291,10 +292,7 @@ inline void tapSumForward(const ConvGeometry& g, const float* x, const float* w,
 // [n][rows][cols] -> [n][cols][rows]: each image's channels made the fastest axis.
 inline void channelsLast(const float* src, int64_t n, int64_t rows, int64_t cols, float* dst) {
   parallelFor(n, [&](int64_t img) {
-    const float* s = src + img * rows * cols;
-    float* d = dst + img * rows * cols;
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c) d[c * rows + r] = s[r * cols + c];
+    copyTiles(src + img * rows * cols, dst + img * rows * cols, 1, rows, rows, cols, 0, cols);
   });
 }
 

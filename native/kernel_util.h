@@ -63,6 +63,22 @@ void parallelRanges(int64_t n, int64_t grain, const Body& body) {
 // hand-off cost small next to the work.
 constexpr int64_t kElementwiseGrain = 32768;
 
+// Copies a tile-transposed 2-D block, rows a0 .. a1 of dim a (contiguous in
+// the source) by all of dim b (the innermost, contiguous in the destination),
+// 16 b at a time: a 64-byte line of each side per row of the tile.
+constexpr int64_t kTileB = 16;
+inline void copyTiles(const float* src, float* dst, int64_t srcA, int64_t dstA, int64_t sizeB, int64_t srcB, int64_t a0,
+                      int64_t a1) {
+  for (int64_t b0 = 0; b0 < sizeB; b0 += kTileB) {
+    const int64_t b1 = sizeB < b0 + kTileB ? sizeB : b0 + kTileB;
+    for (int64_t a = a0; a < a1; ++a) {
+      const float* s = src + a * srcA;
+      float* d = dst + a * dstA;
+      for (int64_t b = b0; b < b1; ++b) d[b] = s[b * srcB];
+    }
+  }
+}
+
 // Per-thread scratch reused across calls (no allocation in the steady state):
 // `callScratch` for the calling thread outside tasks (e.g. partial sums the
 // tasks fill), `taskScratch` inside a task. Distinct so they never clobber.

@@ -19,24 +19,10 @@ namespace {
 // (8-40 K floats in yolov8n at 320) would otherwise run on one thread.
 constexpr int64_t kCopyGrain = 8192;
 
-// Tiles of 16 x 16: a 64-byte line of each side per row of the tile.
-constexpr int64_t kTileA = 16, kTileB = 16;
+// Tiles of 16 x 16 (copyTiles, kernel_util.h): a 64-byte line of each side per row of the tile.
+constexpr int64_t kTileA = 16;
 
 int64_t absolute(int64_t v) { return v < 0 ? -v : v; }
-
-// Copies a tile-transposed 2-D block: dims a (source-contiguous) and b (the
-// innermost, destination-contiguous).
-void copyTiles(const float* src, float* dst, int64_t srcA, int64_t dstA, int64_t sizeB, int64_t srcB, int64_t a0,
-               int64_t a1) {
-  for (int64_t b0 = 0; b0 < sizeB; b0 += kTileB) {
-    int64_t b1 = std::min(sizeB, b0 + kTileB);
-    for (int64_t a = a0; a < a1; ++a) {
-      const float* s = src + a * srcA;
-      float* d = dst + a * dstA;
-      for (int64_t b = b0; b < b1; ++b) d[b] = s[b * srcB];
-    }
-  }
-}
 
 // copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape)
 void copyStrided(const Args& args) {
