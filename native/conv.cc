@@ -139,6 +139,27 @@ PackedWeights packedFor(const ConvGeometry& g, const Span& packed) {
   return {packed.data + kPackHeader, layout};
 }
 
+// A group's outputs moved from a staging matrix into y[n][group*cOutG + co][q],
+// with the epilogue: output (co, n, q) at at(co, n)[q * step].
+template <class At>
+void unstage(const ConvGeometry& f, int64_t group, float* y, const float* bias, int act, float alpha, int64_t step,
+             const At& at) {
+  const int64_t P = f.outPlane(), cOutG = f.cOutG();
+  parallelRuns(cOutG, [&](int64_t co) {
+    const int64_t c = group * cOutG + co;
+    for (int64_t n = 0; n < f.n; ++n) {
+      float* dst = y + (n * f.cOut + c) * P;
+      const float* src = at(co, n);
+      if (step == 1) {
+        for (int64_t q = 0; q < P; ++q) dst[q] = src[q];
+      } else {
+        for (int64_t q = 0; q < P; ++q) dst[q] = src[q * step];
+      }
+      if (bias || act != kActNone) finishRow(dst, P, bias ? bias[c] : 0.0f, act, alpha);
+    }
+  });
+}
+
 void forward(const ConvGeometry& g, const float* x, const float* w, const float* bias, float* y, int act,
              float alpha, bool flippedWeights = false, PackedWeights packed = {}) {
   if (useDepthwise(g)) return depthwiseForward(g, x, w, bias, y, act, alpha);
@@ -156,16 +177,8 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
       Prepacked pre;
       if (packedW) pre.b = packedW + group * packedGroupLength(f, true);
       runBlockedGemm(activeMicroKernel(), pr, N, cOutG, f.depth(), pre);
-      // staging[n*P + q][co] -> y[n][group*cOutG + co][q], with the epilogue.
-      parallelRuns(cOutG, [&](int64_t co) {
-        const int64_t c = group * cOutG + co;
-        for (int64_t n = 0; n < f.n; ++n) {
-          float* dst = y + (n * f.cOut + c) * P;
-          const float* src = staging + n * P * cOutG + co;
-          for (int64_t q = 0; q < P; ++q) dst[q] = src[q * cOutG];
-          if (bias || act != kActNone) finishRow(dst, P, bias ? bias[c] : 0.0f, act, alpha);
-        }
-      });
+      // staging[n*P + q][co]
+      unstage(f, group, y, bias, act, alpha, cOutG, [&](int64_t co, int64_t n) { return staging + n * P * cOutG + co; });
     }
     return;
   }
@@ -177,16 +190,8 @@ void forward(const ConvGeometry& g, const float* x, const float* w, const float*
     if (packedW) pre.a = packedW + group * packedGroupLength(f, false);
     runBlockedGemm(activeMicroKernel(), pr, cOutG, N, f.depth(), pre);
     if (!staged) continue;
-    // staging[co][n*P + q] -> y[n][group*cOutG + co][q], with the epilogue.
-    parallelRuns(cOutG, [&](int64_t co) {
-      const int64_t c = group * cOutG + co;
-      for (int64_t n = 0; n < f.n; ++n) {
-        float* dst = y + (n * f.cOut + c) * P;
-        const float* src = staging + co * N + n * P;
-        for (int64_t q = 0; q < P; ++q) dst[q] = src[q];
-        if (bias || act != kActNone) finishRow(dst, P, bias ? bias[c] : 0.0f, act, alpha);
-      }
-    });
+    // staging[co][n*P + q]
+    unstage(f, group, y, bias, act, alpha, 1, [&](int64_t co, int64_t n) { return staging + co * N + n * P; });
   }
 }
 
@@ -361,8 +366,8 @@ void conv2dExport(const Args& args) {
 // convPackWeights(geometry, w) -> Float32Array | null: the weights packed for
 // the layout this geometry (its batch and image size included) runs in, in
 // 64-byte aligned memory of the addon's own (the micro-kernels load B panels
-// aligned), freed when the array is collected; null for depthwise weights and
-// where the tap sum runs (small padded planes).
+// aligned), freed when the array is collected; null where the forward pass
+// reads the weights as they are (depthwise, tap sums, few-channel inputs).
 napi_value convPackWeightsExport(const Args& args) {
   const ConvGeometry g = flattened(readGeometry(args, 0));
   Span w = args.f32(1);
