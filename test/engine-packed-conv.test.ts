@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Act, type ActOp } from "../src/engine/kernels.js";
-import { conv2dAct, noGrad, packConvWeights, randn, Rng, setBackend, type Conv2dOptions } from "../src/engine/index.js";
+import { conv2dAct, noGrad, packConvWeights, randn, Rng, setBackend, type Conv2dOptions, type Tensor } from "../src/engine/index.js";
 import { createModel } from "../src/models/index.js";
 
 interface Case { name: string; x: number[]; w: number[]; opts: Conv2dOptions; act: ActOp }
@@ -20,6 +20,26 @@ const cases: Case[] = [
   // Outputs under 16 wide: the GEMM path (wider ones take the direct convolution, which packs nothing).
   { name: "7x7 stride 2, 3 input channels", x: [1, 3, 25, 25], w: [16, 3, 7, 7], opts: { stride: 2, padding: 3 }, act: Act.relu6 },
 ];
+
+/** fn's result computed on the reference backend (sums in double), without grad. */
+function onReference(fn: () => Tensor): Tensor {
+  setBackend("reference");
+  try {
+    return noGrad(fn);
+  } finally {
+    setBackend("native");
+  }
+}
+
+/** Every element of `actual` within `rel` times the largest magnitude of `expected`. */
+function assertWithinScale(actual: Tensor, expected: Tensor, rel: number, what: string): void {
+  let scale = 0, worst = 0;
+  for (let i = 0; i < expected.numel; i++) {
+    scale = Math.max(scale, Math.abs(expected.data[i]));
+    worst = Math.max(worst, Math.abs(actual.data[i] - expected.data[i]));
+  }
+  assert.ok(worst <= rel * scale, `${what} by ${worst} (scale ${scale})`);
+}
 
 for (const c of cases) {
   test(`packed weights give the same bits as packing per call: ${c.name}`, () => {
@@ -91,17 +111,9 @@ test("small planes with many channels run with pixels as the GEMM's rows: equal 
   const x = randn([1, 384, 7, 7], rng), w = randn([256, 384, 3, 3], rng), b = randn([256], rng);
   const opts = { padding: 1 };
   const native = noGrad(() => conv2dAct(x, w, b, opts, Act.silu, 0, packConvWeights(x, w, opts)));
-  setBackend("reference");
-  let reference;
-  try {
-    reference = noGrad(() => conv2dAct(x, w, b, opts, Act.silu));
-  } finally {
-    setBackend("native");
-  }
+  const reference = onReference(() => conv2dAct(x, w, b, opts, Act.silu));
   // Tolerance: float32 sums of 3456 products in another order (reference sums in double).
-  const scale = Math.max(...reference.data.map(Math.abs));
-  const worst = Math.max(...native.data.map((v, i) => Math.abs(v - reference.data[i])));
-  assert.ok(worst <= 1e-5 * scale, `native differs from reference by ${worst} (scale ${scale})`);
+  assertWithinScale(native, reference, 1e-5, "native differs from reference");
 });
 
 test("weights packed for one layout serve an input that runs in the other", () => {
@@ -136,17 +148,9 @@ for (const c of winogradCases) {
     const packed = packConvWeights(x, w, opts);
     assert.equal(packed?.data[5], 2, "packed for Winograd");
     const native = noGrad(() => conv2dAct(x, w, b, opts, c.act, 0, packed));
-    setBackend("reference");
-    let reference;
-    try {
-      reference = noGrad(() => conv2dAct(x, w, b, opts, c.act));
-    } finally {
-      setBackend("native");
-    }
+    const reference = onReference(() => conv2dAct(x, w, b, opts, c.act));
     assert.deepEqual(native.shape, reference.shape);
-    const scale = Math.max(...reference.data.map(Math.abs));
-    const worst = Math.max(...native.data.map((v, i) => Math.abs(v - reference.data[i])));
-    assert.ok(worst <= 1e-5 * scale, `Winograd differs from reference by ${worst} (scale ${scale})`);
+    assertWithinScale(native, reference, 1e-5, "Winograd differs from reference");
   });
 }
 
@@ -159,12 +163,7 @@ test("Winograd holds at most 64 MB of transformed data: a batch runs a few image
   noGrad(() => {
     const winograd = conv2dAct(x, w, b, { padding: 1 }, Act.none, 0, packed);
     const direct = conv2dAct(x, w, b, { padding: 1 }, Act.none); // the direct kernel, itself tested against reference
-    let scale = 0, worst = 0;
-    for (let i = 0; i < direct.numel; i++) {
-      scale = Math.max(scale, Math.abs(direct.data[i]));
-      worst = Math.max(worst, Math.abs(winograd.data[i] - direct.data[i]));
-    }
-    assert.ok(worst <= 1e-5 * scale, `chunked Winograd differs from direct by ${worst} (scale ${scale})`);
+    assertWithinScale(winograd, direct, 1e-5, "chunked Winograd differs from direct");
   });
   // 16 x 1024 x 64 x 64 floats for one image is past the limit: packed for the direct GEMM instead.
   const huge = packConvWeights(randn([1, 512, 128, 128], rng), randn([512, 512, 3, 3], rng), { padding: 1 });
